@@ -1,0 +1,81 @@
+import type { TensorData } from './tensor.js';
+
+/** The Hugging Face classes we produce. */
+export type HfArchitecture = 'HubertModel' | 'HubertForCTC' | 'HubertForSequenceClassification';
+
+/**
+ * config.json of a transformers HuBERT model (`model_type: "hubert"`). Every field is written explicitly; see
+ * ../shared/docs/formats.md §1.1 for the meaning and defaults of each one.
+ */
+export interface HubertConfig {
+  model_type: 'hubert';
+  architectures: HfArchitecture[];
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  hidden_act: string;
+  hidden_dropout: number;
+  activation_dropout: number;
+  attention_dropout: number;
+  feat_proj_layer_norm: boolean;
+  feat_proj_dropout: number;
+  final_dropout: number;
+  layerdrop: number;
+  initializer_range: number;
+  layer_norm_eps: number;
+  feat_extract_norm: 'group' | 'layer';
+  feat_extract_activation: string;
+  conv_dim: number[];
+  conv_stride: number[];
+  conv_kernel: number[];
+  conv_bias: boolean;
+  num_feat_extract_layers: number;
+  num_conv_pos_embeddings: number;
+  num_conv_pos_embedding_groups: number;
+  conv_pos_batch_norm: boolean;
+  do_stable_layer_norm: boolean;
+  apply_spec_augment: boolean;
+  mask_time_prob: number;
+  mask_time_length: number;
+  mask_time_min_masks: number;
+  mask_feature_prob: number;
+  mask_feature_length: number;
+  mask_feature_min_masks: number;
+  ctc_loss_reduction: string;
+  ctc_zero_infinity: boolean;
+  use_weighted_layer_sum: boolean;
+  classifier_proj_size: number;
+  pad_token_id: number;
+  bos_token_id: number;
+  eos_token_id: number;
+  id2label?: Record<string, string>;
+  label2id?: Record<string, number>;
+  num_labels?: number;
+  dtype?: string;
+  [extra: string]: unknown;
+}
+
+/** preprocessor_config.json (Wav2Vec2FeatureExtractor). */
+export interface PreprocessorConfig {
+  feature_extractor_type: 'Wav2Vec2FeatureExtractor';
+  feature_size: 1;
+  sampling_rate: 16000;
+  padding_value: 0;
+  padding_side: 'right';
+  do_normalize: boolean;
+  return_attention_mask: boolean;
+  processor_class?: string;
+}
+
+/**
+ * A model in Hugging Face terms: the product of mapping, the input of the writers, the ONNX builder and the verifier.
+ * Tensor names are transformers state-dict names (`hubert.` prefix for heads), in the order they should be written.
+ */
+export interface HfModel {
+  architecture: HfArchitecture;
+  config: HubertConfig;
+  preprocessor: PreprocessorConfig;
+  tensors: Map<string, TensorData>;
+}
