@@ -1,3 +1,118 @@
 #!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXIT_CODES, HubertConvertError } from '../errors.js';
 import { VERSION } from '../version.js';
-console.log(`hubert-convert ${VERSION}`);
+import { runConvert, runDemo, runInspect, runVerify } from './commands.js';
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a non-negative number');
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+const program = new Command()
+  .name('hubert-convert')
+  .description('Convert fairseq and S3PRL HuBERT checkpoints to Hugging Face safetensors and ONNX, safely, with no Python, and verify parity.')
+  .version(VERSION, '-V, --version')
+  .option('--debug', 'print stack traces for errors')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+program
+  .command('convert')
+  .description('convert a checkpoint (or an existing Hugging Face folder) into a Hugging Face folder, optionally with ONNX graphs')
+  .argument('<checkpoint>', 'fairseq .pt, s3prl .pt/.ckpt, or a Hugging Face model folder')
+  .requiredOption('-o, --out <dir>', 'output folder (written to a temporary sibling and renamed at the end)')
+  .option('--dict <file>', "fairseq dict.ltr.txt for fine-tuned CTC models whose checkpoint lacks the vocabulary")
+  .option('--upstream <file>', 'the upstream HuBERT checkpoint of a SUPERB downstream head')
+  .option('--labels <a,b,...>', 'class labels of a sequence-classification head, in class-index order', list)
+  .option('--onnx <variants>', 'also write ONNX graphs: fp32,fp16,int8', list)
+  .option('--hidden-states', 'add every hidden state as an ONNX output')
+  .option('--external-data', 'write ONNX weights to model.onnx_data (automatic above 2 GB)')
+  .addOption(new Option('--dtype <dtype>', 'dtype of the written weights').choices(['keep', 'fp32', 'fp16', 'bf16']).default('keep'))
+  .option('--max-shard-size <size>', 'largest safetensors shard, e.g. 5GB or 500MB', '5GB')
+  .addOption(new Option('--kind <kind>', 'source kind, overriding detection').choices(['fairseq-hubert', 'fairseq-hubert-ctc', 's3prl-hubert', 'distilhubert', 'superb-downstream']))
+  .option('--strict', 'refuse any pickle global outside the documented allow-list')
+  .option('--force', 'replace a non-empty output folder')
+  .option('--verify', 'verify the result before publishing it (nothing is written if a check fails)')
+  .option('--json', 'print only a JSON report on stdout')
+  .option('-q, --quiet', 'no progress output')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  $ hubert-convert convert hubert_base_ls960.pt --out hubert-base --onnx fp32,int8 --verify
+  $ hubert-convert convert hubert_large_ll60k_finetune_ls960.pt --dict dict.ltr.txt --out hubert-large-ctc
+  $ hubert-convert convert superb_ks.ckpt --upstream hubert_base_ls960.pt --labels yes,no,up,down --out ks
+  $ hubert-convert convert ./existing-hf-folder --out ./with-onnx --onnx fp32,fp16,int8`,
+  )
+  .action(async (checkpoint: string, options, command: Command) => runConvert(checkpoint, { ...command.optsWithGlobals(), ...options }));
+
+program
+  .command('inspect')
+  .description('summarise a checkpoint: format, detected kind, config, tensors, pickle globals, warnings')
+  .argument('<file>', 'checkpoint or pickle file')
+  .option('--json', 'print a JSON report on stdout')
+  .option('--strict', 'refuse any pickle global outside the documented allow-list')
+  .option('--scan', 'scan every tensor for NaN/Inf even in files over 1 GiB')
+  .option('--no-scan', 'do not scan tensor values')
+  .addHelpText('after', '\nExamples:\n  $ hubert-convert inspect hubert_base_ls960.pt\n  $ hubert-convert inspect model.ckpt --json | jq .tensors')
+  .action(async (file: string, options, command: Command) => runInspect(file, { ...command.optsWithGlobals(), ...options }));
+
+program
+  .command('verify')
+  .description('check a converted folder: weights against the source, config consistency, ONNX parity against an independent reference')
+  .argument('<dir>', 'a folder written by hubert-convert (or any HF HuBERT folder with onnx/)')
+  .option('--source <checkpoint>', 'the original checkpoint, to check every tensor bit for bit')
+  .option('--upstream <file>', 'the upstream checkpoint, for SUPERB heads')
+  .option('--audio <file>', 'add your own input (.wav 16 kHz mono, or .npy float32); repeatable', collect, [])
+  .option('--expected <file>', 'activations produced elsewhere (.safetensors or .npy) to compare with')
+  .option('--atol <n>', 'absolute tolerance for fp32 outputs (default 1e-4)', number)
+  .option('--rtol <n>', 'relative tolerance', number)
+  .option('--min-cosine <n>', 'minimum cosine similarity for fp16/int8 outputs', number)
+  .option('--json', 'print the JSON report on stdout')
+  .option('-q, --quiet', 'no progress output')
+  .addHelpText('after', '\nExit codes: 0 all checks passed, 1 a check failed, others: see README.\n\nExamples:\n  $ hubert-convert verify hubert-base --source hubert_base_ls960.pt\n  $ hubert-convert verify hubert-base --json > verify.json')
+  .action(async (dir: string, options, command: Command) => runVerify(dir, { ...command.optsWithGlobals(), ...options }));
+
+program
+  .command('demo')
+  .description('convert a bundled fixture end to end into a temporary folder, with ONNX, and verify it')
+  .option('--json', 'print the JSON report on stdout')
+  .option('--keep', 'keep the output folder and print its path')
+  .action(async (options, command: Command) => runDemo({ ...command.optsWithGlobals(), ...options }));
+
+async function main(): Promise<void> {
+  const debug = process.argv.includes('--debug');
+  const json = process.argv.includes('--json');
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // help and version "errors" are successes; everything else commander reports is a usage error
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_CODES.usage;
+      return;
+    }
+    const known = error instanceof HubertConvertError;
+    const code = known ? error.code : 'E_INTERNAL';
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`hubert-convert: error[${code}]: ${message}\n`);
+    if (!known) process.stderr.write('This is a bug in hubert-convert; please report it with the command you ran (add --debug for a stack trace).\n');
+    if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    if (json) {
+      const kind = known ? error.kind : 'internal';
+      process.stdout.write(`${JSON.stringify({ schema: 'hubert-convert/error', version: 1, error: { code, kind, message, exitCode: EXIT_CODES[kind] } }, null, 2)}\n`);
+    }
+    process.exitCode = known ? error.exitCode : EXIT_CODES.internal;
+  }
+}
+
+await main();

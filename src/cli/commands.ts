@@ -1,0 +1,141 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type ConvertOptions, type ConvertResult, convert } from '../convert.js';
+import { EXIT_CODES, FileSystemError, UsageError } from '../errors.js';
+import { inspectCheckpoint } from '../inspect.js';
+import type { SourceKind } from '../mappings/types.js';
+import { formatVerifyReport, verify, type VerifyOptions } from '../verify/index.js';
+import type { OutputDType } from '../writers/folder.js';
+import type { OnnxVariant } from '../writers/onnx/index.js';
+import { createProgress, type ProgressSink } from './progress.js';
+import { renderConvertSummary, renderInspect } from './render.js';
+
+interface CommonFlags {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+const ONNX_VARIANTS: readonly OnnxVariant[] = ['fp32', 'fp16', 'int8'];
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function progressFor(flags: CommonFlags): ProgressSink {
+  return createProgress(process.stderr, !flags.quiet);
+}
+
+function onnxVariants(values: string[] | undefined): OnnxVariant[] | undefined {
+  if (!values) return undefined;
+  for (const v of values) {
+    if (!(ONNX_VARIANTS as readonly string[]).includes(v)) throw new UsageError('E_BAD_OPTION', `--onnx takes ${ONNX_VARIANTS.join(',')}; "${v}" is not one of them`);
+  }
+  return values as OnnxVariant[];
+}
+
+async function convertWithProgress(input: string, options: ConvertOptions, progress: ProgressSink): Promise<ConvertResult> {
+  let lastStep = '';
+  const result = await convert(input, {
+    ...options,
+    onProgress: (e) => {
+      const step = e.phase === 'weights' ? 'writing safetensors' : `${e.phase}: ${e.step}`;
+      if (lastStep && step !== lastStep) progress.finish(lastStep);
+      lastStep = step;
+      progress.update(step, e.done, e.total, e.phase === 'weights' ? 'bytes' : 'items');
+    },
+  });
+  if (lastStep) progress.finish(lastStep);
+  return result;
+}
+
+export async function runConvert(
+  input: string,
+  flags: CommonFlags & {
+    out: string;
+    dict?: string;
+    upstream?: string;
+    labels?: string[];
+    onnx?: string[];
+    hiddenStates?: boolean;
+    externalData?: boolean;
+    dtype: OutputDType;
+    maxShardSize: string;
+    kind?: SourceKind;
+    strict?: boolean;
+    force?: boolean;
+    verify?: boolean;
+  },
+): Promise<void> {
+  const variants = onnxVariants(flags.onnx);
+  const result = await convertWithProgress(
+    input,
+    {
+      out: flags.out,
+      dtype: flags.dtype,
+      maxShardSize: flags.maxShardSize,
+      ...(flags.dict !== undefined ? { dict: flags.dict } : {}),
+      ...(flags.upstream !== undefined ? { upstream: flags.upstream } : {}),
+      ...(flags.labels ? { labels: flags.labels } : {}),
+      ...(variants ? { onnx: variants } : {}),
+      hiddenStates: flags.hiddenStates ?? false,
+      ...(flags.externalData ? { externalData: true } : {}),
+      ...(flags.kind ? { kind: flags.kind } : {}),
+      strict: flags.strict ?? false,
+      force: flags.force ?? false,
+      verify: flags.verify ?? false,
+    },
+    progressFor(flags),
+  );
+  if (flags.json) printJson({ schema: 'hubert-convert/convert-result', version: 1, ...result });
+  else process.stdout.write(renderConvertSummary(result));
+}
+
+export async function runInspect(file: string, flags: CommonFlags & { strict?: boolean; scan?: boolean }): Promise<void> {
+  const report = inspectCheckpoint(file, { strict: flags.strict ?? false, ...(flags.scan !== undefined ? { scan: flags.scan } : {}) });
+  if (flags.json) printJson(report);
+  else process.stdout.write(renderInspect(report));
+}
+
+export async function runVerify(
+  dir: string,
+  flags: CommonFlags & { source?: string; upstream?: string; audio: string[]; expected?: string; atol?: number; rtol?: number; minCosine?: number },
+): Promise<void> {
+  const options: VerifyOptions = {
+    ...(flags.source !== undefined ? { source: flags.source } : {}),
+    ...(flags.upstream !== undefined ? { upstream: flags.upstream } : {}),
+    ...(flags.audio.length > 0 ? { audio: flags.audio } : {}),
+    ...(flags.expected !== undefined ? { expected: flags.expected } : {}),
+    ...(flags.atol !== undefined ? { atol: flags.atol } : {}),
+    ...(flags.rtol !== undefined ? { rtol: flags.rtol } : {}),
+    ...(flags.minCosine !== undefined ? { minCosine: flags.minCosine } : {}),
+  };
+  const report = await verify(dir, options);
+  if (flags.json) printJson(report);
+  else process.stdout.write(formatVerifyReport(report));
+  if (!report.passed) process.exitCode = EXIT_CODES.verification;
+}
+
+/** The fixture the demo converts: a tiny fairseq HuBERT checkpoint written by real torch.save. */
+export const DEMO_CHECKPOINT = fileURLToPath(new URL('../../fixtures/checkpoints/fairseq_large_dictconfig.pt', import.meta.url));
+
+export async function runDemo(flags: CommonFlags & { keep?: boolean }): Promise<void> {
+  if (!existsSync(DEMO_CHECKPOINT)) {
+    throw new FileSystemError('E_NOT_FOUND', `the demo fixture ${DEMO_CHECKPOINT} is missing; run the demo from a clone of the repository`);
+  }
+  const parent = mkdtempSync(join(tmpdir(), 'hubert-convert-demo-'));
+  const out = join(parent, 'hubert-demo');
+  try {
+    const result = await convertWithProgress(DEMO_CHECKPOINT, { out, onnx: ['fp32', 'fp16', 'int8'], verify: true }, progressFor(flags));
+    if (flags.json) printJson({ schema: 'hubert-convert/convert-result', version: 1, ...result });
+    else {
+      process.stdout.write(`Demo: converted the bundled fixture ${DEMO_CHECKPOINT}\n\n`);
+      process.stdout.write(renderConvertSummary(result));
+      if (result.verification) process.stdout.write(`\n${formatVerifyReport(result.verification)}`);
+      process.stdout.write(flags.keep ? `\nThe folder is kept at ${out}\n` : '\n(the demo folder was removed; pass --keep to keep it)\n');
+    }
+  } finally {
+    if (!flags.keep) rmSync(parent, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,145 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { FileSystemError, UsageError, VerificationError } from './errors.js';
+import { toHuggingFace } from './mappings/index.js';
+import type { Conversion, SourceKind } from './mappings/types.js';
+import { type Checkpoint, type ReadOptions, readCheckpoint } from './readers/index.js';
+import { readHfFolder } from './readers/hf-folder.js';
+import { describeFile } from './source-info.js';
+import { type OnnxVariant, buildOnnx, measureVariantAccuracy } from './writers/onnx/index.js';
+import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, writeHuggingFaceFolder } from './writers/folder.js';
+import { parseSize } from './writers/size.js';
+import { type VerifyOptions, type VerifyReport, verify } from './verify/index.js';
+
+export interface ConvertOptions {
+  /** The output folder. */
+  out: string;
+  /** fairseq dict.ltr.txt for CTC models (path). */
+  dict?: string;
+  /** Upstream checkpoint of a SUPERB downstream head (path). */
+  upstream?: string;
+  labels?: string[];
+  kind?: SourceKind;
+  dtype?: OutputDType;
+  /** e.g. "5GB" or a number of bytes. */
+  maxShardSize?: string | number;
+  onnx?: OnnxVariant[];
+  hiddenStates?: boolean;
+  externalData?: boolean;
+  /** Refuse any pickle global outside the documented allow-list. */
+  strict?: boolean;
+  force?: boolean;
+  /** Verify the folder before publishing it; a failed check aborts the conversion (nothing is written). */
+  verify?: boolean | Omit<VerifyOptions, 'source' | 'upstream'>;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface ConvertResult {
+  out: string;
+  report: ConversionReport;
+  verification?: VerifyReport;
+}
+
+function checkInput(path: string, what: string): void {
+  if (!existsSync(path)) throw new FileSystemError('E_NOT_FOUND', `${what} ${path} does not exist`);
+}
+
+/** Reads the source and maps it: a checkpoint file, or an existing Hugging Face folder. */
+export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'strict'>): {
+  conversion: Conversion;
+  close: () => void;
+} {
+  checkInput(input, 'the input');
+  const readOptions: ReadOptions = { strict: options.strict ?? false };
+  if (statSync(input).isDirectory()) {
+    const folder = readHfFolder(input);
+    const conversion: Conversion = {
+      kind: 'hf-folder',
+      model: folder.model,
+      mapped: [...folder.model.tensors].map(([name, t]) => ({ source: folder.storedNames.get(name) ?? name, target: name, dtype: t.dtype, shape: [...t.shape] })),
+      dropped: [],
+      warnings: folder.warnings,
+    };
+    return { conversion, close: () => folder.close() };
+  }
+  if (options.dict !== undefined) checkInput(options.dict, '--dict');
+  if (options.upstream !== undefined) checkInput(options.upstream, '--upstream');
+  const opened: Checkpoint[] = [];
+  const close = () => opened.forEach((c) => c.close());
+  try {
+    const checkpoint = readCheckpoint(input, readOptions);
+    opened.push(checkpoint);
+    const upstream = options.upstream !== undefined ? readCheckpoint(options.upstream, readOptions) : undefined;
+    if (upstream) opened.push(upstream);
+    const conversion = toHuggingFace(checkpoint, {
+      ...(options.kind ? { kind: options.kind } : {}),
+      ...(options.dict !== undefined ? { dictText: readFileSync(options.dict, 'utf8') } : {}),
+      ...(upstream ? { upstream } : {}),
+      ...(options.labels ? { labels: options.labels } : {}),
+    });
+    conversion.warnings.push(...checkpoint.warnings, ...(upstream?.warnings ?? []));
+    return { conversion, close };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
+/**
+ * The whole job: read → map → write the Hugging Face folder (+ ONNX) in a temporary sibling → optionally verify →
+ * publish by rename. On any error nothing is left at `options.out`.
+ */
+export async function convert(input: string, options: ConvertOptions): Promise<ConvertResult> {
+  if (!options.out) throw new UsageError('E_NO_OUTPUT', 'an output folder is required (--out <dir>)');
+  const { conversion, close } = loadSource(input, options);
+  try {
+    const isFolder = conversion.kind === 'hf-folder';
+    const source = isFolder ? { file: input, bytes: 0, sha256: '' } : describeFile(input);
+    let verification: VerifyReport | undefined;
+    const report = await writeHuggingFaceFolder(conversion, options.out, {
+      source,
+      ...(options.upstream ? { upstream: describeFile(options.upstream) } : {}),
+      dtype: options.dtype ?? 'keep',
+      maxShardBytes: parseSize(options.maxShardSize ?? '5GB'),
+      force: options.force ?? false,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      addToFolder: async (tmp, model) => {
+        const files: FileRecord[] = [];
+        let onnx: unknown[] | undefined;
+        if (options.onnx && options.onnx.length > 0) {
+          const built = await buildOnnx(model, tmp, {
+            variants: options.onnx,
+            hiddenStates: options.hiddenStates ?? false,
+            ...(options.externalData !== undefined ? { externalData: options.externalData } : {}),
+            ...(options.onProgress ? { onProgress: (step: string, done: number, total: number) => options.onProgress!({ phase: 'onnx', step, done, total }) } : {}),
+          });
+          for (const f of built) {
+            files.push({ path: f.file, bytes: f.bytes, sha256: f.sha256 });
+            if (f.externalData) files.push({ path: f.externalData.file, bytes: f.externalData.bytes, sha256: f.externalData.sha256 });
+          }
+          const accuracy = await measureVariantAccuracy(tmp, built);
+          onnx = built.map((f) => ({ ...f, accuracy: accuracy[f.variant] ?? null }));
+        }
+        return { files, ...(onnx ? { onnx } : {}) };
+      },
+      ...(options.verify
+        ? {
+            checkBeforePublish: async (tmp: string) => {
+              verification = await verify(tmp, {
+                ...(typeof options.verify === 'object' ? options.verify : {}),
+                ...(isFolder ? {} : { source: input }),
+                ...(options.upstream ? { upstream: options.upstream } : {}),
+              });
+              if (!verification.passed) {
+                throw new VerificationError('E_VERIFY_FAILED', `verification of the converted folder failed, so nothing was written to ${options.out}`, {
+                  report: verification,
+                });
+              }
+            },
+          }
+        : {}),
+    });
+    return { out: options.out, report, ...(verification ? { verification } : {}) };
+  } finally {
+    close();
+  }
+}

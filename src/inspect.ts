@@ -1,0 +1,113 @@
+import { statSync } from 'node:fs';
+import { DTYPE_SIZE, isFloatDType } from './dtype.js';
+import { HubertConvertError } from './errors.js';
+import { detectSource, toHuggingFace } from './mappings/index.js';
+import type { HubertConfig } from './model.js';
+import { type GlobalUse, type PlainJson, type ReadOptions, readCheckpoint, toPlainJson } from './readers/index.js';
+import { toFloat32, type TensorData } from './tensor.js';
+
+/** Checkpoints up to this size get their values scanned for NaN/Inf by default (reading every byte). */
+export const DEFAULT_SCAN_LIMIT_BYTES = 1 << 30;
+
+/** `hubert-convert inspect --json`: schema documented in the README. */
+export interface InspectReport {
+  schema: 'hubert-convert/inspect';
+  version: 1;
+  file: string;
+  bytes: number;
+  format: string;
+  kind: string | null;
+  evidence: string;
+  /** The source's own model config (fairseq cfg.model, args, s3prl model_cfg, distiller config), as JSON. */
+  sourceConfig: PlainJson | null;
+  /** The Hugging Face config hubert-convert derives, when the file converts on its own. */
+  hfConfig: HubertConfig | null;
+  tensors: Array<{ path: string; dtype: string; shape: number[]; bytes: number }>;
+  totalTensorBytes: number;
+  globals: GlobalUse[];
+  valuesScanned: boolean;
+  warnings: string[];
+}
+
+const SOURCE_CONFIG_PATHS: readonly string[][] = [['cfg', 'model'], ['args'], ['model_cfg'], ['Config', 'distiller'], ['Config', 'downstream_expert']];
+
+function sourceConfigOf(root: unknown): PlainJson | null {
+  for (const path of SOURCE_CONFIG_PATHS) {
+    let v: unknown = root;
+    for (const key of path) v = v instanceof Map ? v.get(key) : undefined;
+    if (v instanceof Map) return toPlainJson(v as never);
+  }
+  return null;
+}
+
+function nonFinite(t: TensorData): { nan: number; inf: number } {
+  const counts = { nan: 0, inf: 0 };
+  if (!isFloatDType(t.dtype)) return counts;
+  const values = toFloat32(t);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (Number.isNaN(v)) counts.nan++;
+    else if (!Number.isFinite(v)) counts.inf++;
+  }
+  return counts;
+}
+
+/**
+ * Summarises a checkpoint without converting it: format, detected source kind, the model config it carries, its
+ * tensors, the pickle globals it references, and warnings. Values are scanned for NaN/Inf unless the file is large
+ * (`scan` forces either way).
+ */
+export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: boolean } = {}): InspectReport {
+  const checkpoint = readCheckpoint(path, options);
+  try {
+    const warnings = [...checkpoint.warnings];
+    let kind: string | null = null;
+    let evidence = '';
+    let hfConfig: HubertConfig | null = null;
+    try {
+      const detection = detectSource(checkpoint.root, checkpoint.file);
+      kind = detection.kind;
+      evidence = detection.evidence;
+      if (kind === 'superb-downstream') warnings.push('a SUPERB downstream head: convert it with --upstream <its upstream checkpoint>');
+      else hfConfig = toHuggingFace(checkpoint, { kind: detection.kind }).model.config;
+    } catch (error) {
+      if (!(error instanceof HubertConvertError)) throw error;
+      if (kind === null) evidence = error.message;
+      else if (error.code === 'E_NO_VOCABULARY') warnings.push(`a CTC model without its vocabulary: convert it with --dict dict.ltr.txt`);
+      else warnings.push(`would not convert: ${error.message}`);
+    }
+    const tensors = checkpoint.tensors.map(({ path: p, tensor }) => ({
+      path: p,
+      dtype: tensor.dtype,
+      shape: [...tensor.shape],
+      bytes: tensor.byteLength,
+    }));
+    const totalTensorBytes = tensors.reduce((sum, t) => sum + t.bytes, 0);
+    const bytes = statSync(path).size;
+    const valuesScanned = options.scan ?? bytes <= DEFAULT_SCAN_LIMIT_BYTES;
+    if (valuesScanned) {
+      for (const { path: p, tensor } of checkpoint.tensors) {
+        const { nan, inf } = nonFinite(tensor);
+        if (nan + inf > 0) warnings.push(`${p} has ${nan} NaN and ${inf} infinite value(s) of ${tensor.byteLength / DTYPE_SIZE[tensor.dtype]}`);
+      }
+    }
+    return {
+      schema: 'hubert-convert/inspect',
+      version: 1,
+      file: path,
+      bytes,
+      format: checkpoint.format,
+      kind,
+      evidence,
+      sourceConfig: sourceConfigOf(checkpoint.root),
+      hfConfig,
+      tensors,
+      totalTensorBytes,
+      globals: checkpoint.globals,
+      valuesScanned,
+      warnings,
+    };
+  } finally {
+    checkpoint.close();
+  }
+}

@@ -1,0 +1,118 @@
+import { CorruptInputError, UnsupportedModelError, UsageError } from '../../errors.js';
+import { CfgReader, isCfgMap } from '../cfg-fields.js';
+import { distillerEncoderSpec, fairseqEncoderSpec } from '../encoder-spec.js';
+import { PRETRAINED_FINAL_DROPOUT, derivePreprocessor, deriveHubertConfig } from '../hubert-config.js';
+import { MappedTensors, stateDictAt } from '../state-dict.js';
+import { DISTILHUBERT_TABLE, SUPERB_DOWNSTREAM_TABLE, SUPERB_FEATURIZER_TABLE } from '../tables/s3prl.js';
+import type { Conversion, ConversionOptions } from '../types.js';
+import { mapFairseqEncoder } from './fairseq.js';
+
+function section(root: Map<unknown, unknown>, path: string[], file: string, what: string): CfgReader {
+  let value: unknown = root;
+  for (const key of path) value = isCfgMap(value) ? value.get(key) : undefined;
+  if (!isCfgMap(value)) throw new CorruptInputError('E_NO_CONFIG', `${file}: ${path.join('.')} (${what}) is missing or not a dict`);
+  return new CfgReader(value, path.join('.'));
+}
+
+/** s3prl's converted HuBERT: fairseq's cfg sections and state dict, re-saved as plain data (s3prl/upstream/hubert/convert.py). */
+export function convertS3prlHubert(root: Map<unknown, unknown>, file: string): Conversion {
+  const spec = fairseqEncoderSpec(section(root, ['model_cfg'], file, 'the fairseq model config'));
+  const task = section(root, ['task_cfg'], file, 'the fairseq task config');
+  const out = new MappedTensors();
+  mapFairseqEncoder(out, stateDictAt(root, ['model_weight'], file), spec);
+  const config = deriveHubertConfig(spec, out.tensors, { architecture: 'HubertModel', featProjLayerNorm: true, applySpecAugment: true, finalDropout: PRETRAINED_FINAL_DROPOUT });
+  return {
+    kind: 's3prl-hubert',
+    model: { architecture: 'HubertModel', config, preprocessor: derivePreprocessor(config, task.boolean('normalize', false)), tensors: out.tensors },
+    mapped: out.mapped,
+    dropped: out.dropped,
+    warnings: [],
+  };
+}
+
+/** DistilHuBERT as s3prl's distiller pretraining saves it (`Distiller` state dict, `Config.distiller`). */
+export function convertDistilHubert(root: Map<unknown, unknown>, file: string): Conversion {
+  const spec = distillerEncoderSpec(section(root, ['Config', 'distiller'], file, 'the DistillerConfig'));
+  const out = new MappedTensors();
+  out.add(stateDictAt(root, ['Distiller'], file), DISTILHUBERT_TABLE);
+  const config = deriveHubertConfig(spec, out.tensors, {
+    architecture: 'HubertModel',
+    featProjLayerNorm: false, // the distiller has no LayerNorm before post_extract_proj
+    applySpecAugment: false,
+    finalDropout: 0.0,
+  });
+  return {
+    kind: 'distilhubert',
+    // s3prl's distiller upstream feeds raw waveforms (no normalisation), as HF's DistilHuBERT port does
+    model: { architecture: 'HubertModel', config, preprocessor: derivePreprocessor(config, false), tensors: out.tensors },
+    mapped: out.mapped,
+    dropped: out.dropped,
+    warnings: [],
+  };
+}
+
+/**
+ * A SUPERB utterance-level downstream head plus its upstream → HubertForSequenceClassification. Only the shape HF can
+ * represent converts: softmax-weighted featurizer without normalisation, projector, mean pooling, one linear layer.
+ */
+export function convertSuperbDownstream(root: Map<unknown, unknown>, file: string, options: ConversionOptions, upstream: Conversion): Conversion {
+  const notConvertible = (why: string): never => {
+    throw new UnsupportedModelError('E_NOT_CONVERTIBLE', `${file}: this SUPERB downstream head cannot be represented by HubertForSequenceClassification: ${why}`);
+  };
+  const modelrc = section(root, ['Config', 'downstream_expert', 'modelrc'], file, 'the downstream model config');
+  const select = modelrc.string('select', '');
+  if (select !== 'UtteranceLevel') notConvertible(`modelrc.select is "${select}"; only "UtteranceLevel" heads have an HF equivalent`);
+  const pooling = modelrc.map('UtteranceLevel')?.string('pooling', 'MeanPooling') ?? 'MeanPooling';
+  if (pooling !== 'MeanPooling') notConvertible(`pooling is "${pooling}"; HF uses mean pooling`);
+  const args = root.get('Args');
+  if (isCfgMap(args) && args.get('upstream_feature_normalize') === true) {
+    notConvertible('the featurizer layer-normalises each hidden state (upstream_feature_normalize); HF has no such step');
+  }
+  if (upstream.model.architecture !== 'HubertModel') notConvertible(`its upstream converts to ${upstream.model.architecture}, not a HubertModel`);
+
+  const downstream = stateDictAt(root, ['Downstream'], file);
+  const extra = [...downstream.tensors.keys()].filter((k) => k.startsWith('model.pre_net') || k.startsWith('model.post_net.hiddens'));
+  if (extra.length > 0) notConvertible(`it has layers HF lacks (${extra.join(', ')}); only a projector and a single linear classifier convert`);
+  const featurizer = stateDictAt(root, ['Featurizer'], file);
+  if (!featurizer.tensors.has('weights')) notConvertible('its featurizer selects one layer instead of a weighted sum of all hidden states');
+
+  const out = new MappedTensors();
+  // the upstream becomes the `hubert.` sub-model; its records say they come from the --upstream file
+  for (const record of upstream.mapped) {
+    const target = `hubert.${record.target}`;
+    out.tensors.set(target, upstream.model.tensors.get(record.target)!);
+    out.mapped.push({ ...record, source: `upstream:${record.source}`, target });
+  }
+  for (const record of upstream.dropped) out.dropped.push({ ...record, source: `upstream:${record.source}` });
+  out.add(downstream, SUPERB_DOWNSTREAM_TABLE);
+  out.add(featurizer, SUPERB_FEATURIZER_TABLE);
+
+  const base = upstream.model.config;
+  const [projRows, projCols] = out.tensors.get('projector.weight')?.shape ?? [];
+  const [classes, classCols] = out.tensors.get('classifier.weight')?.shape ?? [];
+  const weights = out.tensors.get('layer_weights')!.shape;
+  if (projRows === undefined || projCols !== base.hidden_size) notConvertible(`projector.weight has shape [${projRows}, ${projCols}], expected [*, ${base.hidden_size}] for this upstream`);
+  if (classes === undefined || classCols !== projRows) notConvertible(`the classifier takes ${classCols} inputs but the projector gives ${projRows}`);
+  if (weights.length !== 1 || weights[0] !== base.num_hidden_layers + 1) {
+    notConvertible(`the featurizer weighs ${weights.join('x')} hidden states but the upstream has ${base.num_hidden_layers + 1}; is --upstream the model this head was trained on?`);
+  }
+  const labels = options.labels ?? Array.from({ length: classes! }, (_, i) => `LABEL_${i}`);
+  if (labels.length !== classes) {
+    throw new UsageError('E_LABEL_COUNT', `--labels gives ${labels.length} labels but the classifier has ${classes} classes`);
+  }
+  const config = {
+    ...base,
+    architectures: ['HubertForSequenceClassification' as const],
+    use_weighted_layer_sum: true,
+    classifier_proj_size: projRows!,
+    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+  };
+  return {
+    kind: 'superb-downstream',
+    model: { architecture: 'HubertForSequenceClassification', config, preprocessor: upstream.model.preprocessor, tensors: out.tensors },
+    mapped: out.mapped,
+    dropped: out.dropped,
+    warnings: [...upstream.warnings],
+  };
+}

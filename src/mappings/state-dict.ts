@@ -1,0 +1,71 @@
+import { CorruptInputError, UnsupportedModelError } from '../errors.js';
+import type { TensorData } from '../tensor.js';
+import { type MappingTable, applyTable } from './engine.js';
+import type { DroppedTensor, MappedTensor } from './types.js';
+
+/** A source state dict: tensors by key, plus where it sits in the checkpoint (for report paths). */
+export interface SourceStateDict {
+  /** Path of the dict inside the checkpoint, e.g. `model` or `Distiller`; report paths are `<path>/<key>`. */
+  path: string;
+  tensors: Map<string, TensorData>;
+  /** `upstream:` for tensors that come from the --upstream checkpoint. */
+  origin?: string;
+}
+
+function isTensor(value: unknown): value is TensorData {
+  return typeof value === 'object' && value !== null && 'dtype' in value && 'shape' in value && 'chunks' in value;
+}
+
+/** The tensors of a state dict found at `path` in the checkpoint root, with a clear error if it is not one. */
+export function stateDictAt(root: unknown, path: string[], file: string): SourceStateDict {
+  let value: unknown = root;
+  for (const key of path) value = value instanceof Map ? value.get(key) : undefined;
+  const where = path.join('/');
+  if (!(value instanceof Map)) {
+    throw new CorruptInputError('E_NO_STATE_DICT', `${file}: expected a state dict (a dict of tensors) at "${where}" but found ${value === undefined ? 'nothing' : typeof value}`);
+  }
+  const tensors = new Map<string, TensorData>();
+  for (const [key, tensor] of value) {
+    if (typeof key !== 'string' || !isTensor(tensor)) {
+      throw new CorruptInputError('E_NO_STATE_DICT', `${file}: "${where}" should hold only tensors, but "${String(key)}" is ${tensor === null ? 'None' : typeof tensor}`);
+    }
+    tensors.set(key, tensor);
+  }
+  return { path: where, tensors };
+}
+
+/** The accumulating result of applying tables to one or more state dicts. */
+export class MappedTensors {
+  readonly tensors = new Map<string, TensorData>();
+  readonly mapped: MappedTensor[] = [];
+  readonly dropped: DroppedTensor[] = [];
+
+  /**
+   * Maps `keys` of `dict` (default: all) by `table`, naming targets `targetPrefix + hf`; `stripPrefix` is removed
+   * from keys before matching. Unknown keys are an error that lists them all.
+   */
+  add(dict: SourceStateDict, table: MappingTable, opts: { targetPrefix?: string; stripPrefix?: string; keys?: string[] } = {}): void {
+    const strip = opts.stripPrefix ?? '';
+    const keys = opts.keys ?? [...dict.tensors.keys()];
+    const result = applyTable(table, keys.map((k) => k.slice(strip.length)));
+    const sourceName = (key: string) => `${dict.origin ?? ''}${dict.path}/${strip}${key}`;
+    if (result.unknown.length > 0) {
+      throw new UnsupportedModelError(
+        'E_UNKNOWN_KEYS',
+        `${result.unknown.length} tensor(s) in "${dict.path}" match no rule of the ${table.name} table: ${result.unknown.map((k) => strip + k).join(', ')}. ` +
+          'Either this is a model variant hubert-convert does not know, or --kind picked the wrong source kind.',
+        { unknown: result.unknown.map((k) => strip + k) },
+      );
+    }
+    for (const { source, target } of result.mapped) {
+      const name = `${opts.targetPrefix ?? ''}${target}`;
+      if (this.tensors.has(name)) {
+        throw new CorruptInputError('E_DUPLICATE_TARGET', `two source tensors map to ${name} (the second is ${sourceName(source)})`);
+      }
+      const tensor = dict.tensors.get(strip + source)!;
+      this.tensors.set(name, tensor);
+      this.mapped.push({ source: sourceName(source), target: name, dtype: tensor.dtype, shape: [...tensor.shape] });
+    }
+    for (const { source, reason } of result.dropped) this.dropped.push({ source: sourceName(source), reason });
+  }
+}

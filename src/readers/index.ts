@@ -1,0 +1,157 @@
+import { type ByteSource, BufferSource, FileSource } from '../byte-source.js';
+import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../errors.js';
+import { LazyTensor } from './lazy-tensor.js';
+import { type PickleLimits, resolveLimits } from './pickle/limits.js';
+import { TEXT_PICKLE_START } from './pickle/opcodes.js';
+import { type GlobalUse, unpickleAt } from './pickle/unpickler.js';
+import { PyObject, type PyValue, isPySequence } from './pickle/values.js';
+import { type TorchReadContext, looksLikeLegacyTorch, readTorchLegacy, readTorchZip } from './torch.js';
+
+export { LazyTensor, TorchStorage } from './lazy-tensor.js';
+export { DEFAULT_LIMITS, type PickleLimits } from './pickle/limits.js';
+export { type GlobalUse, type UnpickleOptions, type UnpickleResult, unpickle, unpickleAt } from './pickle/unpickler.js';
+export { CLOSED_MODULES, DANGEROUS_STEPS, DENIED_MODULES, DENIED_NAMES, DENIED_NAME_PATTERNS, REGISTRY, denialReason } from './pickle/globals.js';
+export { type PlainJson, type PyKey, type PyValue, PyGlobal, PyObject, isPyDict, isPySequence, pyAttributes, pyGet, toPlainJson } from './pickle/values.js';
+export { type ZipEntry, entryDataOffset, readZipEntries } from './zip.js';
+
+/** A tensor of the checkpoint and where it sits: container keys from the root joined with '/'. */
+export interface CheckpointTensor {
+  path: string;
+  tensor: LazyTensor;
+}
+
+export interface Checkpoint {
+  file: string;
+  format: 'torch-zip' | 'torch-legacy' | 'pickle';
+  root: PyValue;
+  tensors: CheckpointTensor[];
+  /** Every global the pickle(s) named: understood by a shim, or kept as inert records. */
+  globals: GlobalUse[];
+  warnings: string[];
+  /** Closes the file when readCheckpoint opened it (a ByteSource passed in stays open). */
+  close(): void;
+}
+
+export interface ReadOptions {
+  strict?: boolean;
+  limits?: Partial<PickleLimits>;
+}
+
+const SNIFF_BYTES = 1024;
+
+function openInput(input: string | Uint8Array | ByteSource): { source: ByteSource; owned: boolean } {
+  if (input instanceof Uint8Array) return { source: new BufferSource(input), owned: true };
+  if (typeof input !== 'string') return { source: input, owned: false };
+  try {
+    return { source: new FileSource(input), owned: true };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FileSystemError('E_FILE_NOT_FOUND', `${input}: no such file`, { file: input });
+    if (code === 'EISDIR') throw new FileSystemError('E_IS_DIRECTORY', `${input} is a directory; pass a checkpoint file (.pt/.ckpt)`, { file: input });
+    throw new FileSystemError('E_FILE_READ', `${input}: cannot open (${code ?? String(e)})`, { file: input });
+  }
+}
+
+const ascii = (bytes: Uint8Array): string => new TextDecoder('latin1').decode(bytes);
+
+/** Which reader a file needs, judged from its first bytes; explains the usual wrong inputs. */
+function sniff(source: ByteSource): Checkpoint['format'] {
+  const name = source.name;
+  if (source.size === 0) throw new CorruptInputError('E_EMPTY_FILE', `${name} is empty (0 bytes); the download or copy probably failed`, { file: name });
+  const head = source.read(0, Math.min(source.size, SNIFF_BYTES));
+  const text = ascii(head);
+  if (text.startsWith('PK\x03\x04') || text.startsWith('PK\x05\x06')) return 'torch-zip';
+  if (looksLikeLegacyTorch(head)) return 'torch-legacy';
+  if (head.byteLength > 262 && text.slice(257, 262) === 'ustar') {
+    throw new UnsupportedModelError('E_TORCH_TAR_FORMAT', `${name} is a tar-format torch file (PyTorch < 0.4); load and re-save it with a current PyTorch`, { file: name });
+  }
+  if (head[0] === 0x80 && head[1]! <= 5) return 'pickle';
+  const trimmed = text.replace(/^\uFEFF|^\xEF\xBB\xBF/, '').trimStart().toLowerCase();
+  if (trimmed.startsWith('version https://git-lfs')) {
+    throw new CorruptInputError('E_GIT_LFS_POINTER', `${name} is a git-lfs pointer file, not the checkpoint itself; run \`git lfs pull\` in the repository to fetch it`, { file: name });
+  }
+  if (trimmed.startsWith('<!doctype html') || trimmed.startsWith('<html') || (trimmed.startsWith('<') && trimmed.includes('<html'))) {
+    throw new CorruptInputError('E_NOT_A_CHECKPOINT', `${name} looks like an HTML page (probably an error page from a failed download), not a checkpoint; download it again`, { file: name });
+  }
+  if (head.byteLength >= 10 && head[8] === 0x7b) {
+    const headerLength = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+    if (headerLength + 8n <= BigInt(source.size)) {
+      throw new CorruptInputError(
+        'E_ALREADY_SAFETENSORS',
+        `${name} is already a safetensors file; hubert-convert reads fairseq/S3PRL checkpoints (.pt/.ckpt). To convert a Hugging Face model, pass its folder`,
+        { file: name },
+      );
+    }
+  }
+  if (TEXT_PICKLE_START.has(head[0]!) && source.read(source.size - 1, 1)[0] === 0x2e) return 'pickle';
+  throw new CorruptInputError('E_NOT_A_CHECKPOINT', `${name} is not a PyTorch checkpoint (neither a torch.save zip, a legacy torch file nor a pickle)`, { file: name });
+}
+
+/** Every tensor reachable through dicts, lists and tuples, with its path; each view is checked against its storage. */
+function collectTensors(root: PyValue, maxDepth: number): CheckpointTensor[] {
+  const out: CheckpointTensor[] = [];
+  const onPath = new Set<object>();
+  const walk = (value: PyValue, path: string[]): void => {
+    if (value instanceof LazyTensor) {
+      const joined = path.join('/');
+      value.validate(joined);
+      out.push({ path: joined, tensor: value });
+      return;
+    }
+    const isContainer = value instanceof Map || isPySequence(value);
+    if (!isContainer || onPath.has(value)) return;
+    if (path.length >= maxDepth) {
+      throw new CorruptInputError('E_PICKLE_LIMIT', `value nesting at '${path.slice(0, 8).join('/')}/…' is deeper than limits.maxDepth=${maxDepth}`, { limit: 'maxDepth' });
+    }
+    onPath.add(value);
+    if (value instanceof Map) for (const [k, v] of value) walk(v, [...path, String(k)]);
+    else value.forEach((v, i) => walk(v, [...path, String(i)]));
+    onPath.delete(value);
+  };
+  walk(root, []);
+  return out;
+}
+
+function readRawPickle(source: ByteSource, ctx: TorchReadContext): PyValue {
+  if (source.size > ctx.limits.maxPickleBytes) {
+    throw new CorruptInputError('E_PICKLE_LIMIT', `${source.name}: ${source.size} bytes exceed limits.maxPickleBytes=${ctx.limits.maxPickleBytes}`, { limit: 'maxPickleBytes' });
+  }
+  const bytes = source.read(0, source.size);
+  const { value, end } = unpickleAt(bytes, { strict: ctx.strict, limits: ctx.limits, name: source.name, globals: ctx.globals, warnings: ctx.warnings });
+  if (end < bytes.byteLength) ctx.warnings.push(`${source.name}: ${bytes.byteLength - end} bytes after the pickle's STOP were ignored`);
+  return value;
+}
+
+/**
+ * Open a checkpoint (torch.save zip, legacy torch file, or raw pickle) and read its object tree and tensor table.
+ * Only headers and pickles are read; tensor bytes stay in the file until asked for.
+ */
+export function readCheckpoint(input: string | Uint8Array | ByteSource, options: ReadOptions = {}): Checkpoint {
+  const { source, owned } = openInput(input);
+  try {
+    const ctx: TorchReadContext = { strict: options.strict ?? false, limits: resolveLimits(options.limits), globals: new Map(), warnings: [] };
+    const format = sniff(source);
+    const root = format === 'torch-zip' ? readTorchZip(source, ctx) : format === 'torch-legacy' ? readTorchLegacy(source, ctx) : readRawPickle(source, ctx);
+    const tensors = collectTensors(root, ctx.limits.maxDepth);
+    const inertCount = [...ctx.globals.values()].filter((g) => g.handling === 'inert').length;
+    if (inertCount) ctx.warnings.push(`${source.name}: ${inertCount} unknown global(s) kept as inert records (see globals)`);
+    return {
+      file: source.name,
+      format,
+      root,
+      tensors,
+      globals: [...ctx.globals.values()],
+      warnings: ctx.warnings,
+      close: () => {
+        if (owned) source.close();
+      },
+    };
+  } catch (e) {
+    if (owned) source.close();
+    throw e;
+  }
+}
+
+export function isInert(value: PyValue): value is PyObject {
+  return value instanceof PyObject;
+}

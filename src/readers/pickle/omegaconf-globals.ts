@@ -1,0 +1,62 @@
+import { DICT_OF_ATTRIBUTES } from './python-globals.js';
+import { type GlobalShim, INERT_CLASS, stateMaps } from './shims.js';
+import { PyObject, type PyValue } from './values.js';
+
+/**
+ * fairseq and omegaconf classes. A pickled omegaconf DictConfig/ListConfig is a tree of containers whose `_content`
+ * holds value nodes (`AnyNode(_val=...)`), `_metadata` objects and `_parent` back-references (cycles). We keep only
+ * the content: DictConfig → Map, ListConfig → array, value node → its `_val`. `_parent` and `_metadata` are ignored,
+ * so the cycles never reach the result.
+ */
+
+const NODE_PREFIX = 'omegaconf.nodes.';
+const NODE_CLASSES = [
+  'ValueNode', 'AnyNode', 'StringNode', 'IntegerNode', 'FloatNode', 'BooleanNode', 'EnumNode', 'PathNode', 'BytesNode',
+  'InterpolationResultNode',
+];
+
+/** A value node's `_val`; containers (already built, children BUILD before parents) pass through. */
+function unwrapNode(value: PyValue): PyValue {
+  if (value instanceof PyObject && value.className.startsWith(NODE_PREFIX)) {
+    for (const attrs of stateMaps(value.state ?? null)) if (attrs.has('_val')) return attrs.get('_val')!;
+    return null;
+  }
+  return value;
+}
+
+function contentOf(state: PyValue): PyValue | undefined {
+  for (const attrs of stateMaps(state)) if (attrs.has('_content')) return attrs.get('_content');
+  return undefined;
+}
+
+const dictConfig: GlobalShim = {
+  create: () => new Map(),
+  build(target, state, ctx) {
+    const content = contentOf(state);
+    if (!(target instanceof Map) || !(content instanceof Map)) return; // None / "???" / interpolation: stays empty
+    ctx.allocate(content.size);
+    for (const [k, v] of content) target.set(k, unwrapNode(v));
+  },
+};
+
+const listConfig: GlobalShim = {
+  create: () => [],
+  build(target, state, ctx) {
+    const content = contentOf(state);
+    if (!Array.isArray(target) || !Array.isArray(content)) return;
+    ctx.allocate(content.length);
+    for (const v of content as PyValue[]) (target as PyValue[]).push(unwrapNode(v));
+  },
+};
+
+export const LIBRARY_SHIMS: Record<string, GlobalShim> = {
+  'fairseq.data.dictionary.Dictionary': DICT_OF_ATTRIBUTES,
+  'omegaconf.dictconfig.DictConfig': dictConfig,
+  'omegaconf.listconfig.ListConfig': listConfig,
+  'omegaconf.base.Metadata': INERT_CLASS,
+  'omegaconf.base.ContainerMetadata': INERT_CLASS,
+  'omegaconf.base.Box': INERT_CLASS,
+  'omegaconf.base.Container': INERT_CLASS,
+  'omegaconf.base.Node': INERT_CLASS,
+  ...Object.fromEntries(NODE_CLASSES.map((name) => [NODE_PREFIX + name, INERT_CLASS])),
+};

@@ -1,0 +1,124 @@
+/**
+ * The weights of a Hugging Face folder: either one `model.safetensors` or shards listed by
+ * `model.safetensors.index.json` (`{"metadata": {...}, "weight_map": {tensor: shard file}}`), as transformers writes
+ * them. The index is untrusted input like any file: shard names must be plain file names inside the folder, every
+ * shard must exist, every tensor must sit in the shard the index names, and no tensor may appear twice.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CorruptInputError, FileSystemError } from '../errors.js';
+import { findDuplicateKey } from './json-duplicates.js';
+import { MAX_SAFETENSORS_HEADER_BYTES, readSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
+
+export const SAFETENSORS_SINGLE_FILE = 'model.safetensors';
+export const SAFETENSORS_INDEX_FILE = 'model.safetensors.index.json';
+
+export interface SafetensorsIndex {
+  /** The index's `metadata` object as written (transformers puts `total_size` there), or null. */
+  metadata: Record<string, unknown> | null;
+  /** tensor name → shard file name, in the index's order. */
+  weightMap: Map<string, string>;
+  /** The distinct shard file names, in order of first appearance. */
+  shards: string[];
+}
+
+export interface HfWeights {
+  tensors: Map<string, SafetensorsTensor>;
+  /** The opened safetensors files (one, or one per shard). */
+  files: SafetensorsFile[];
+  /** Closes every opened file; the lazy tensors are unusable afterwards. */
+  close(): void;
+}
+
+/** Reads and validates `<dir>/model.safetensors.index.json`; null when the folder has no index. */
+export function readSafetensorsIndex(dir: string): SafetensorsIndex | null {
+  const path = join(dir, SAFETENSORS_INDEX_FILE);
+  if (!existsSync(path)) return null;
+  const bad = (what: string, details: Record<string, unknown> = {}) =>
+    new CorruptInputError('E_SAFETENSORS_INDEX', `${path}: ${what}`, { file: path, ...details });
+  if (statSync(path).size > MAX_SAFETENSORS_HEADER_BYTES) throw bad(`larger than ${MAX_SAFETENSORS_HEADER_BYTES} bytes; not an index file`);
+  let value: unknown;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
+    value = JSON.parse(text);
+  } catch (error) {
+    throw bad(`not a valid UTF-8 JSON file (${(error as Error).message})`);
+  }
+  if (!isPlainObject(value) || !isPlainObject(value['weight_map'])) {
+    throw bad('expected an object with a "weight_map" object of tensor name → shard file');
+  }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate) throw bad(`key "${duplicate.key}" appears twice`, { key: duplicate.key });
+  const metadata = value['metadata'];
+  if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) throw bad('"metadata" must be an object');
+  const weightMap = new Map<string, string>();
+  for (const [name, file] of Object.entries(value['weight_map'])) {
+    if (typeof file !== 'string' || !isPlainFileName(file)) {
+      throw bad(`weight_map["${name}"] = ${JSON.stringify(file)} is not a file name inside the folder`, { tensor: name });
+    }
+    weightMap.set(name, file);
+  }
+  return { metadata: (metadata as Record<string, unknown> | undefined) ?? null, weightMap, shards: [...new Set(weightMap.values())] };
+}
+
+/** The tensors of a HF folder, lazily backed by their files (see openHfWeightFiles to close them). */
+export function openHfWeights(dir: string): Map<string, SafetensorsTensor> {
+  return openHfWeightFiles(dir).tensors;
+}
+
+/** Like openHfWeights, also returning the opened files and a close(). `model.safetensors` wins over an index. */
+export function openHfWeightFiles(dir: string): HfWeights {
+  const single = join(dir, SAFETENSORS_SINGLE_FILE);
+  if (existsSync(single)) {
+    const file = readSafetensors(single);
+    return { tensors: file.tensors, files: [file], close: () => file.close() };
+  }
+  const index = readSafetensorsIndex(dir);
+  if (!index) {
+    throw new FileSystemError('E_HF_WEIGHTS_MISSING', `${dir}: neither ${SAFETENSORS_SINGLE_FILE} nor ${SAFETENSORS_INDEX_FILE} exists; is this a Hugging Face model folder saved with safetensors?`, { dir });
+  }
+  const indexPath = join(dir, SAFETENSORS_INDEX_FILE);
+  const files: SafetensorsFile[] = [];
+  const closeAll = () => files.forEach((f) => f.close());
+  try {
+    const tensors = new Map<string, SafetensorsTensor>();
+    for (const shard of index.shards) {
+      const path = join(dir, shard);
+      if (!existsSync(path)) {
+        throw new FileSystemError('E_SAFETENSORS_SHARD_MISSING', `${indexPath} lists shard ${shard}, which is not in ${dir}`, { dir, shard });
+      }
+      const file = readSafetensors(path);
+      files.push(file);
+      for (const [name, tensor] of file.tensors) {
+        const listed = index.weightMap.get(name);
+        if (tensors.has(name)) {
+          throw new CorruptInputError('E_SAFETENSORS_DUPLICATE_TENSOR', `${path}: tensor "${name}" also appears in another shard`, { tensor: name, shard });
+        }
+        if (listed !== shard) {
+          const where = listed === undefined ? 'does not list it' : `says it is in ${listed}`;
+          throw new CorruptInputError('E_SAFETENSORS_INDEX_MISMATCH', `${path}: holds tensor "${name}" but ${indexPath} ${where}`, { tensor: name, shard, listed });
+        }
+        tensors.set(name, tensor);
+      }
+    }
+    for (const [name, shard] of index.weightMap) {
+      if (!tensors.has(name)) {
+        throw new CorruptInputError('E_SAFETENSORS_INDEX_MISMATCH', `${indexPath} says tensor "${name}" is in ${shard}, but that shard does not hold it`, { tensor: name, shard });
+      }
+    }
+    return { tensors, files, close: closeAll };
+  } catch (error) {
+    closeAll();
+    throw error;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A bare name: no separators, not "." or "..", so an index cannot point outside its folder. */
+function isPlainFileName(name: string): boolean {
+  return name.length > 0 && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}

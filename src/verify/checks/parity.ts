@@ -1,0 +1,101 @@
+/**
+ * Check 3: every ONNX variant in `<dir>/onnx/` agrees with the float64 reference computed from the folder's
+ * safetensors, on the built-in inputs (and --audio files). Graphs that declare `attention_mask` get the real mask and
+ * so does the reference; others see the zero-padded batch unmasked, as transformers runs group-norm models.
+ */
+import { compareTensors, type Tolerance } from '../compare.js';
+import type { VerifyInput } from '../inputs.js';
+import { type OnnxGraph, openGraph, presentVariants } from '../onnx-runner.js';
+import type { ReferenceCache } from '../reference-cache.js';
+import { type CheckItem, type CheckResult, type Variant, checkResult, skippedCheck } from '../report.js';
+
+export function mainOutputOf(architecture: string): string {
+  return architecture === 'HubertModel' ? 'last_hidden_state' : 'logits';
+}
+
+/** Compares one graph run with the reference, output by output. */
+export async function compareGraphRun(
+  graph: OnnxGraph,
+  input: VerifyInput,
+  mask: BigInt64Array | null,
+  expected: (wantHidden: boolean) => Record<string, { data: ArrayLike<number>; shape: number[] }>,
+  tolerance: Tolerance,
+  subjectPrefix: string,
+): Promise<CheckItem[]> {
+  const items: CheckItem[] = [];
+  let outputs: Awaited<ReturnType<OnnxGraph['run']>>;
+  try {
+    outputs = await graph.run(input.inputValues, input.batch, input.length, graph.takesMask ? mask : null);
+  } catch (error) {
+    return [{ subject: `${subjectPrefix}`, passed: false, message: `onnxruntime could not run ${graph.file} on ${input.name}: ${(error as Error).message}` }];
+  }
+  const wantHidden = Object.keys(outputs).some((n) => n.startsWith('hidden_states.'));
+  const reference = expected(wantHidden);
+  for (const [name, actual] of Object.entries(outputs)) {
+    const subject = `${subjectPrefix} ${name}`;
+    const ref = reference[name];
+    if (!ref) {
+      items.push({ subject, passed: false, message: `${graph.file} has an output "${name}" with no counterpart in the reference (${Object.keys(reference).join(', ')})` });
+      continue;
+    }
+    if (actual.shape.length !== ref.shape.length || actual.shape.some((d, i) => d !== ref.shape[i])) {
+      items.push({ subject, passed: false, message: `${graph.file} output ${name} has shape [${actual.shape.join(', ')}]; the reference has [${ref.shape.join(', ')}] (a graph of a different model?)` });
+      continue;
+    }
+    const comparison = compareTensors(name, actual.data, ref.data, ref.shape, tolerance);
+    items.push({
+      subject,
+      passed: comparison.passed,
+      message: comparison.passed ? 'within tolerance' : comparison.failures.join('; '),
+      comparison,
+    });
+  }
+  return items;
+}
+
+export async function checkParity(
+  dir: string,
+  architecture: string,
+  inputs: VerifyInput[],
+  tolerances: Record<Variant, Tolerance>,
+  cache: ReferenceCache,
+): Promise<CheckResult> {
+  const variants = presentVariants(dir);
+  if (variants.length === 0) return skippedCheck('parity', `no ONNX graphs in ${dir}/onnx/ (model.onnx, model_fp16.onnx, model_quantized.onnx)`);
+  const items: CheckItem[] = [];
+  const main = mainOutputOf(architecture);
+  for (const variant of variants) {
+    let graph: OnnxGraph;
+    try {
+      graph = await openGraph(dir, variant);
+    } catch (error) {
+      items.push({ subject: `${variant}`, passed: false, message: `onnxruntime cannot load ${dir}/onnx/${variant}: ${(error as Error).message}` });
+      continue;
+    }
+    try {
+      const unknownInputs = graph.inputNames.filter((n) => n !== 'input_values' && n !== 'attention_mask');
+      if (!graph.inputNames.includes('input_values') || unknownInputs.length) {
+        items.push({ subject: `${variant} inputs`, passed: false, message: `${graph.file} takes [${graph.inputNames.join(', ')}]; expected input_values (and optionally attention_mask)` });
+        continue;
+      }
+      if (!graph.outputNames.map((n) => n.replace(/^hidden_states_/, 'hidden_states.')).includes(main)) {
+        items.push({ subject: `${variant} outputs`, passed: false, message: `${graph.file} outputs [${graph.outputNames.join(', ')}] but a ${architecture} graph must output ${main}` });
+      }
+      for (const input of inputs) {
+        const mask = graph.takesMask ? input.attentionMask : null;
+        const reference = (wantHidden: boolean) =>
+          cache.get({ key: input.name, inputValues: input.inputValues, batch: input.batch, length: input.length, mask, hiddenStates: wantHidden });
+        items.push(...(await compareGraphRun(graph, input, mask, reference, tolerances[variant], `${variant} ${input.name}`)));
+      }
+    } finally {
+      await graph.release();
+    }
+  }
+  const compared = items.filter((i) => i.comparison).length;
+  const failed = items.filter((i) => !i.passed).length;
+  return checkResult(
+    'parity',
+    items,
+    `${variants.join(', ')} on ${inputs.map((i) => i.name).join(', ')}: ${compared} output comparison(s), ${failed === 0 ? 'all within tolerance' : `${failed} failed`}`,
+  );
+}

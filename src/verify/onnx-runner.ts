@@ -1,0 +1,89 @@
+/**
+ * Runs the folder's ONNX variants in onnxruntime-node (CPU). Inputs are fed by name: `input_values` float32 [B, L]
+ * and, when the graph declares it, `attention_mask` int64 [B, L]. Outputs come back as float64 arrays keyed by
+ * canonical names (`hidden_states_3` is read as `hidden_states.3`); float16 outputs are widened exactly.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../dtype.js';
+import type { Variant } from './report.js';
+
+/** transformers.js file names. */
+export const VARIANT_FILES: Readonly<Record<Variant, string>> = {
+  fp32: 'onnx/model.onnx',
+  fp16: 'onnx/model_fp16.onnx',
+  int8: 'onnx/model_quantized.onnx',
+};
+
+export interface GraphOutput {
+  data: Float64Array;
+  shape: number[];
+}
+
+export interface OnnxGraph {
+  variant: Variant;
+  file: string;
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  takesMask: boolean;
+  /** `mask` null: an all-ones mask is fed to graphs that require one */
+  run(inputValues: Float32Array, batch: number, length: number, mask: BigInt64Array | null): Promise<Record<string, GraphOutput>>;
+  release(): Promise<void>;
+}
+
+export function canonicalOutputName(name: string): string {
+  const m = /^hidden_states[._](\d+)$/.exec(name);
+  return m ? `hidden_states.${m[1]}` : name;
+}
+
+/** The variant files present in `<dir>/onnx/`. */
+export function presentVariants(dir: string): Variant[] {
+  return (Object.keys(VARIANT_FILES) as Variant[]).filter((v) => existsSync(join(dir, VARIANT_FILES[v])));
+}
+
+function widen(tensor: ort.Tensor): Float64Array {
+  const data = tensor.data;
+  if (tensor.type === 'float16' && data instanceof Uint16Array) {
+    const out = new Float64Array(data.length);
+    for (let i = 0; i < data.length; i++) out[i] = float16BitsToFloat32(data[i]!);
+    return out;
+  }
+  if (data instanceof Float32Array || data instanceof Float64Array) return Float64Array.from(data);
+  throw new Error(`output of type ${tensor.type} is not a float tensor`);
+}
+
+export async function openGraph(dir: string, variant: Variant): Promise<OnnxGraph> {
+  const file = VARIANT_FILES[variant];
+  const session = await ort.InferenceSession.create(join(dir, file), { graphOptimizationLevel: 'all' });
+  const takesMask = session.inputNames.includes('attention_mask');
+  const inputMeta = new Map(session.inputMetadata.map((m) => [m.name, m]));
+  const valuesType = (() => {
+    const m = inputMeta.get('input_values');
+    return m && m.isTensor ? m.type : 'float32';
+  })();
+  return {
+    variant,
+    file,
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    takesMask,
+    async run(inputValues, batch, length, mask) {
+      const feeds: Record<string, ort.Tensor> = {};
+      if (valuesType === 'float16') {
+        // not what our builder writes (fp16 graphs keep float32 I/O), but a foreign graph may ask for it
+        feeds.input_values = new ort.Tensor('float16', Uint16Array.from(inputValues, float32ToFloat16Bits), [batch, length]);
+      } else {
+        feeds.input_values = new ort.Tensor('float32', inputValues, [batch, length]);
+      }
+      if (takesMask) feeds.attention_mask = new ort.Tensor('int64', mask ?? new BigInt64Array(batch * length).fill(1n), [batch, length]);
+      const results = await session.run(feeds);
+      const out: Record<string, GraphOutput> = {};
+      for (const [name, tensor] of Object.entries(results)) {
+        out[canonicalOutputName(name)] = { data: widen(tensor as ort.Tensor), shape: (tensor as ort.Tensor).dims.map(Number) };
+      }
+      return out;
+    },
+    release: () => session.release(),
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Default tolerances per ONNX variant, and how options override them. See SCHEMA.md ("Tolerances") for the measured
+ * margins behind the defaults.
+ *   fp32: elementwise allclose atol 1e-4 + rtol 1e-4, and cosine ≥ 0.99999 (float32 arithmetic vs a float64 reference)
+ *   fp16: cosine ≥ 0.999 and relative L2 error ≤ 0.05 (float16 weights/activations: elementwise bounds would depend on
+ *         the output's scale, these do not)
+ *   int8: cosine ≥ 0.99 and relative L2 error ≤ 0.15 (dynamic int8 quantisation of the MatMul weights)
+ * cos ≥ c implies a relative L2 error of about √(2(1−c)) when the scale is right, so the L2 bounds sit just above
+ * what the cosine bound allows and fail mainly on scale errors.
+ */
+import type { Tolerance } from './compare.js';
+import type { Variant } from './report.js';
+
+export const DEFAULT_TOLERANCES: Readonly<Record<Variant, Readonly<Tolerance>>> = {
+  fp32: { atol: 1e-4, rtol: 1e-4, minCosine: 0.99999 },
+  fp16: { minCosine: 0.999, maxRelativeL2: 0.05 },
+  int8: { minCosine: 0.99, maxRelativeL2: 0.15 },
+};
+
+export interface ToleranceOptions {
+  /** applies to every variant (and turns on the elementwise bound for fp16/int8) */
+  atol?: number;
+  rtol?: number;
+  minCosine?: number;
+  /** per-variant overrides, applied last */
+  tolerances?: Partial<Record<Variant, Tolerance>>;
+}
+
+export function resolveTolerances(options: ToleranceOptions): Record<Variant, Tolerance> {
+  const out = {} as Record<Variant, Tolerance>;
+  for (const variant of Object.keys(DEFAULT_TOLERANCES) as Variant[]) {
+    const t: Tolerance = { ...DEFAULT_TOLERANCES[variant] };
+    if (options.atol !== undefined) t.atol = options.atol;
+    if (options.rtol !== undefined) t.rtol = options.rtol;
+    if (options.minCosine !== undefined) t.minCosine = options.minCosine;
+    out[variant] = { ...t, ...options.tolerances?.[variant] };
+  }
+  return out;
+}

@@ -1,0 +1,135 @@
+/**
+ * All-or-nothing outputs: write to a hidden temporary sibling (`<parent>/.<name>.tmp-<random>`), then rename it into
+ * place, so a reader never sees a half-written file or folder. Any failure removes the temporary and rethrows;
+ * interruption (SIGINT/SIGTERM) removes it through ./temp-registry.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { FileSystemError } from '../errors.js';
+import { registerTemporary, unregisterTemporary } from './temp-registry.js';
+
+/** `<parent>/.<basename>.<kind>-<random>`: same folder, so the final rename stays on one file system. */
+export function temporarySibling(finalPath: string, kind = 'tmp'): string {
+  return join(dirname(finalPath), `.${basename(finalPath)}.${kind}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Runs `write(tmpPath)` then renames the file it wrote to `finalPath` (replacing a file there). */
+export function withTemporaryFile<T>(finalPath: string, write: (tmpPath: string) => T): T {
+  const tmp = temporarySibling(finalPath);
+  registerTemporary(tmp);
+  try {
+    const result = write(tmp);
+    renameSync(tmp, finalPath);
+    return result;
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw wrapFsError(error, finalPath);
+  } finally {
+    unregisterTemporary(tmp);
+  }
+}
+
+/** withTemporaryFile for an asynchronous `write`. */
+export async function withTemporaryFileAsync<T>(finalPath: string, write: (tmpPath: string) => Promise<T>): Promise<T> {
+  const tmp = temporarySibling(finalPath);
+  registerTemporary(tmp);
+  try {
+    const result = await write(tmp);
+    renameSync(tmp, finalPath);
+    return result;
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw wrapFsError(error, finalPath);
+  } finally {
+    unregisterTemporary(tmp);
+  }
+}
+
+/** Writes `data` to `path` atomically (fsync'ed before the rename). */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  withTemporaryFile(path, (tmp) => {
+    const fd = openSync(tmp, 'wx');
+    try {
+      for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
+export interface TemporaryDirOptions {
+  /** Replace an existing non-empty `finalDir` (moved aside first, deleted after the new one is in place). */
+  force?: boolean;
+}
+
+/**
+ * Creates `<parent>/.<name>.tmp-<random>`, runs `fn(tmpDir)` (sync or async), then renames the folder to `finalDir`.
+ * An existing non-empty `finalDir` (or a file there) is refused with E_OUTPUT_EXISTS unless `force`; the check runs
+ * before `fn` (fail fast) and again before the rename. On any throw the temporary folder is removed.
+ */
+export async function withTemporaryDir<T>(finalDir: string, fn: (tmpDir: string) => T | Promise<T>, options: TemporaryDirOptions = {}): Promise<T> {
+  const force = options.force ?? false;
+  refuseExisting(finalDir, force);
+  const tmp = temporarySibling(finalDir);
+  registerTemporary(tmp);
+  try {
+    mkdirSync(tmp);
+    const result = await fn(tmp);
+    moveIntoPlace(tmp, finalDir, force);
+    return result;
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw wrapFsError(error, finalDir);
+  } finally {
+    unregisterTemporary(tmp);
+  }
+}
+
+/** What is at `path`: nothing, an empty folder, or something we would overwrite. */
+function occupancy(path: string): 'absent' | 'empty-dir' | 'occupied' {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return 'absent';
+  }
+  return stat.isDirectory() && readdirSync(path).length === 0 ? 'empty-dir' : 'occupied';
+}
+
+function refuseExisting(finalDir: string, force: boolean): void {
+  if (!force && occupancy(finalDir) === 'occupied') {
+    throw new FileSystemError('E_OUTPUT_EXISTS', `${finalDir} already exists and is not empty; choose another output folder or pass --force to replace it`, { path: finalDir });
+  }
+}
+
+function moveIntoPlace(tmp: string, finalDir: string, force: boolean): void {
+  refuseExisting(finalDir, force);
+  const state = occupancy(finalDir);
+  if (state === 'absent' || state === 'empty-dir') {
+    if (state === 'empty-dir') rmSync(finalDir, { recursive: true });
+    renameSync(tmp, finalDir);
+    return;
+  }
+  // force: keep the old output until the new one is in place, so a failed rename loses nothing
+  // (not registered for signal cleanup: these synchronous steps cannot be interrupted by a JS signal handler)
+  const old = temporarySibling(finalDir, 'old');
+  renameSync(finalDir, old);
+  try {
+    renameSync(tmp, finalDir);
+  } catch (error) {
+    renameSync(old, finalDir);
+    throw error;
+  }
+  rmSync(old, { recursive: true, force: true });
+}
+
+function wrapFsError(error: unknown, path: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (error instanceof Error && !(error instanceof FileSystemError) && typeof code === 'string' && /^E[A-Z]+$/.test(code) && 'syscall' in error) {
+    return new FileSystemError('E_OUTPUT_WRITE', `cannot write ${path}: ${error.message}`, { path, errno: code });
+  }
+  return error;
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { type DType, isFloatDType } from '../dtype.js';
+import type { Conversion } from '../mappings/types.js';
+import type { HfModel } from '../model.js';
+import { type TensorData, castTensor } from '../tensor.js';
+import { VERSION } from '../version.js';
+import { withTemporaryDir } from './atomic.js';
+import { writeShardedSafetensorsAsync } from './safetensors-sharded.js';
+
+export type OutputDType = 'keep' | 'fp32' | 'fp16' | 'bf16';
+
+const OUTPUT_DTYPES: Readonly<Record<Exclude<OutputDType, 'keep'>, DType>> = { fp32: 'F32', fp16: 'F16', bf16: 'BF16' };
+const TORCH_DTYPE_NAMES: Readonly<Partial<Record<DType, string>>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64' };
+
+export interface SourceFileInfo {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface FileRecord {
+  /** Relative to the output folder. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** conversion_report.json; its schema is documented in the README ("Output folder"). */
+export interface ConversionReport {
+  schema: 'hubert-convert/conversion-report';
+  version: 1;
+  tool: { name: 'hubert-convert'; version: string };
+  source: SourceFileInfo & { kind: string };
+  upstream?: SourceFileInfo;
+  architecture: string;
+  dtype: OutputDType;
+  files: FileRecord[];
+  mapped: Conversion['mapped'];
+  dropped: Conversion['dropped'];
+  warnings: string[];
+  onnx?: unknown[];
+}
+
+export type ProgressEvent = { phase: 'weights'; done: number; total: number } | { phase: 'onnx' | 'verify'; step: string; done: number; total: number };
+
+export interface WriteFolderOptions {
+  source: SourceFileInfo;
+  upstream?: SourceFileInfo;
+  dtype?: OutputDType;
+  /** Bytes of tensor data per safetensors shard (default 5 GB, as transformers). */
+  maxShardBytes?: number;
+  force?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Adds files to the temporary folder (the ONNX export); returns report entries to merge. */
+  addToFolder?: (tmpDir: string, model: HfModel) => Promise<{ files?: FileRecord[]; onnx?: unknown[] }>;
+  /** Runs on the complete temporary folder, report included (verification); throwing aborts and leaves nothing. */
+  checkBeforePublish?: (tmpDir: string) => Promise<void>;
+}
+
+function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The model's tensors as they will be written: cast where --dtype asks (float tensors only). */
+export function outputTensors(conversion: Conversion, dtype: OutputDType): { tensors: Map<string, TensorData>; mapped: Conversion['mapped'] } {
+  if (dtype === 'keep') return { tensors: conversion.model.tensors, mapped: conversion.mapped };
+  const to = OUTPUT_DTYPES[dtype];
+  const tensors = new Map<string, TensorData>();
+  for (const [name, t] of conversion.model.tensors) tensors.set(name, isFloatDType(t.dtype) ? castTensor(t, to) : t);
+  const mapped = conversion.mapped.map((m) => (isFloatDType(m.dtype) && m.dtype !== to ? { ...m, cast: to } : m));
+  return { tensors, mapped };
+}
+
+/** The dtype transformers should load the model in: that of the (cast) float weights. */
+function modelDType(tensors: Map<string, TensorData>): string {
+  const counts = new Map<DType, number>();
+  for (const t of tensors.values()) if (isFloatDType(t.dtype)) counts.set(t.dtype, (counts.get(t.dtype) ?? 0) + t.byteLength);
+  const main = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32';
+  return TORCH_DTYPE_NAMES[main] ?? 'float32';
+}
+
+/**
+ * Writes the Hugging Face folder for a conversion: config.json, preprocessor_config.json, tokenizer files (CTC),
+ * model.safetensors (sharded above the limit) and conversion_report.json. Everything is written into a temporary
+ * sibling folder and renamed into place at the end, so an error or Ctrl-C leaves nothing behind.
+ */
+export async function writeHuggingFaceFolder(conversion: Conversion, outDir: string, options: WriteFolderOptions): Promise<ConversionReport> {
+  const dtype = options.dtype ?? 'keep';
+  const { tensors, mapped } = outputTensors(conversion, dtype);
+  const model: HfModel = {
+    ...conversion.model,
+    config: { ...conversion.model.config, dtype: modelDType(tensors) },
+    tensors,
+  };
+  return withTemporaryDir(
+    outDir,
+    async (tmp) => {
+      const files: FileRecord[] = [];
+      const writeJson = (name: string, value: unknown) => {
+        const text = `${JSON.stringify(value, null, 2)}\n`;
+        writeFileSync(join(tmp, name), text);
+        files.push({ path: name, bytes: Buffer.byteLength(text), sha256: sha256(text) });
+      };
+      writeJson('config.json', model.config);
+      writeJson('preprocessor_config.json', model.preprocessor);
+      if (conversion.tokenizer) {
+        writeJson('vocab.json', conversion.tokenizer.vocab);
+        writeJson('tokenizer_config.json', conversion.tokenizer.tokenizerConfig);
+        writeJson('special_tokens_map.json', conversion.tokenizer.specialTokensMap);
+        writeJson('tokenizer.json', conversion.tokenizer.tokenizerJson);
+      }
+      const written = await writeShardedSafetensorsAsync(tmp, tensors, {
+        maxShardBytes: options.maxShardBytes ?? 5e9,
+        onProgress: options.onProgress && ((done, total) => options.onProgress!({ phase: 'weights', done, total })),
+      });
+      for (const f of written.files) files.push({ path: basename(f.path), bytes: f.bytes, sha256: f.sha256 });
+      if (written.index) {
+        const text = readFileSync(written.index);
+        files.push({ path: basename(written.index), bytes: text.byteLength, sha256: sha256(text) });
+      }
+      const extra = (await options.addToFolder?.(tmp, model)) ?? {};
+      files.push(...(extra.files ?? []));
+      const report: ConversionReport = {
+        schema: 'hubert-convert/conversion-report',
+        version: 1,
+        tool: { name: 'hubert-convert', version: VERSION },
+        source: { ...options.source, kind: conversion.kind },
+        ...(options.upstream ? { upstream: options.upstream } : {}),
+        architecture: model.architecture,
+        dtype,
+        files,
+        mapped,
+        dropped: conversion.dropped,
+        warnings: conversion.warnings,
+        ...(extra.onnx ? { onnx: extra.onnx } : {}),
+      };
+      writeFileSync(join(tmp, 'conversion_report.json'), `${JSON.stringify(report, null, 2)}\n`);
+      await options.checkBeforePublish?.(tmp);
+      return report;
+    },
+    { force: options.force ?? false },
+  );
+}

@@ -1,0 +1,78 @@
+/**
+ * ONNX export of a HuBERT model: one graph per requested variant, written into `<outDir>/onnx/` under the names
+ * transformers.js looks for, with initializers streamed from the model's tensors.
+ */
+import { mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { UsageError } from '../../errors.js';
+import type { HfModel } from '../../model.js';
+import { VERSION } from '../../version.js';
+import { planExternal, PROTOBUF_LIMIT, writeExternalData, writeSegments } from './external-data.js';
+import { encodeModel, type Initializer } from './graph.js';
+import { buildHubertGraph, IR_VERSION, type OnnxVariant } from './hubert.js';
+
+export type { OnnxVariant } from './hubert.js';
+export { buildHubertGraph, IR_VERSION, OPSET } from './hubert.js';
+export { measureVariantAccuracy, type VariantAccuracy } from './accuracy.js';
+
+export interface BuildOnnxOptions {
+  variants: OnnxVariant[];
+  /** Also output every hidden state as `hidden_states.0..N`. */
+  hiddenStates?: boolean;
+  /** Put initializers into `<file>_data`; default: only when the model would exceed the 2 GB protobuf limit. */
+  externalData?: boolean;
+  onProgress?: (step: string, done: number, total: number) => void;
+}
+
+export interface OnnxFileInfo {
+  variant: OnnxVariant;
+  /** Relative to outDir, e.g. onnx/model.onnx */
+  file: string;
+  bytes: number;
+  sha256: string;
+  externalData?: { file: string; bytes: number; sha256: string };
+}
+
+/** transformers.js file names per variant. */
+export const VARIANT_FILES: Readonly<Record<OnnxVariant, string>> = {
+  fp32: 'onnx/model.onnx',
+  fp16: 'onnx/model_fp16.onnx',
+  int8: 'onnx/model_quantized.onnx',
+};
+
+function withProgress(inits: Initializer[], report: (done: number) => void): Initializer[] {
+  let done = 0;
+  return inits.map((init) => ({
+    ...init,
+    chunks: function* () {
+      yield* init.chunks();
+      report(++done);
+    },
+  }));
+}
+
+export async function buildOnnx(model: HfModel, outDir: string, options: BuildOnnxOptions): Promise<OnnxFileInfo[]> {
+  const variants = [...new Set(options.variants)];
+  for (const v of variants) if (!(v in VARIANT_FILES)) throw new UsageError('E_ONNX_VARIANT', `unknown ONNX variant "${v}" (use fp32, fp16 or int8)`, { variant: v });
+  mkdirSync(join(outDir, 'onnx'), { recursive: true });
+  const results: OnnxFileInfo[] = [];
+  for (const variant of variants) {
+    const file = VARIANT_FILES[variant];
+    const graph = buildHubertGraph(model, { variant, hiddenStates: options.hiddenStates ?? false });
+    const total = graph.initializers.length;
+    const step = `write ${file}`;
+    const inits = withProgress(graph.initializers, (done) => options.onProgress?.(step, done, total));
+    graph.initializers.splice(0, total, ...inits);
+    const weightBytes = inits.reduce((a, i) => a + i.byteLength, 0);
+    const external = options.externalData ?? weightBytes > PROTOBUF_LIMIT;
+    const dataFile = `${file}_data`;
+    const plan = external ? planExternal(inits, basename(dataFile)) : new Map();
+    const meta = { irVersion: IR_VERSION, producerName: 'hubert-convert', producerVersion: VERSION, docString: `${model.architecture} (${variant})` };
+    options.onProgress?.(step, 0, total);
+    const written = writeSegments(join(outDir, file), encodeModel(graph, meta, plan));
+    const info: OnnxFileInfo = { variant, file, ...written };
+    if (external) info.externalData = { file: dataFile, ...writeExternalData(join(outDir, dataFile), inits, plan) };
+    results.push(info);
+  }
+  return results;
+}

@@ -1,0 +1,114 @@
+/**
+ * Initializers made from the model's tensors, produced lazily (one tensor in memory at a time while writing):
+ * plain copies, transposed Linear weights, the folded positional-conv weight, and int8-quantized Linear weights.
+ */
+import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
+import { DTYPE_SIZE } from '../../dtype.js';
+import { castTensor, numelOf, toFloat32, toFloat64, type TensorData } from '../../tensor.js';
+import { float32Bytes, float32ToHalfBytes } from './fp16.js';
+import type { Initializer } from './graph.js';
+import { ONNX_DTYPE, type OnnxDType } from './proto.js';
+import { quantizeLinearWeight, type QuantizedMatrix } from './quantize.js';
+
+export type FloatType = typeof ONNX_DTYPE.FLOAT | typeof ONNX_DTYPE.FLOAT16;
+
+function encodeFloats(values: Float32Array | Float64Array, type: FloatType): Uint8Array {
+  if (type === ONNX_DTYPE.FLOAT16) return float32ToHalfBytes(values);
+  return float32Bytes(values instanceof Float32Array ? values : Float32Array.from(values));
+}
+
+function computed(name: string, dtype: OnnxDType, dims: number[], itemSize: number, produce: () => Uint8Array): Initializer {
+  return { name, dtype, dims, byteLength: numelOf(dims) * itemSize, chunks: () => [produce()] };
+}
+
+/** Looks tensors up by their HF name (adding the `hubert.` prefix of head models for encoder tensors). */
+export class ModelTensors {
+  constructor(
+    private readonly tensors: ReadonlyMap<string, TensorData>,
+    readonly encoderPrefix: string,
+  ) {}
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+  get(name: string, shape?: readonly number[]): TensorData {
+    const t = this.tensors.get(name);
+    if (!t) {
+      throw new UnsupportedModelError('E_ONNX_MISSING_TENSOR', `tensor ${name} is missing from the model; the ONNX graph needs it (is the config consistent with the weights?)`, { tensor: name });
+    }
+    if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
+      throw new CorruptInputError('E_ONNX_TENSOR_SHAPE', `tensor ${name} has shape [${t.shape.join(', ')}] but the config implies [${shape.join(', ')}]`, { tensor: name, shape: t.shape, expected: shape });
+    }
+    if (!(t.dtype in DTYPE_SIZE) || !['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) {
+      throw new UnsupportedModelError('E_ONNX_TENSOR_DTYPE', `tensor ${name} has dtype ${t.dtype}; only float tensors can become ONNX weights`, { tensor: name });
+    }
+    return t;
+  }
+  /** An encoder tensor (`hubert.` prefixed in head models). */
+  enc(name: string, shape?: readonly number[]): TensorData {
+    return this.get(this.encoderPrefix + name, shape);
+  }
+}
+
+/** The tensor as-is (cast to the graph's float type). */
+export function plainInit(name: string, t: TensorData, type: FloatType): Initializer {
+  const cast = castTensor(t, type === ONNX_DTYPE.FLOAT16 ? 'F16' : 'F32');
+  return { name, dtype: type, dims: [...t.shape], byteLength: cast.byteLength, chunks: () => cast.chunks() };
+}
+
+/** A Linear weight [out, in] as a MatMul operand [in, out]. */
+export function transposedInit(name: string, t: TensorData, type: FloatType): Initializer {
+  const [outF, inF] = t.shape as [number, number];
+  return computed(name, type, [inF, outF], type === ONNX_DTYPE.FLOAT16 ? 2 : 4, () => {
+    const w = toFloat32(t);
+    const wt = new Float32Array(w.length);
+    for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) wt[i * outF + o] = w[o * inF + i]!;
+    return encodeFloats(wt, type);
+  });
+}
+
+/**
+ * The weight-normed positional conv weight, folded in float64: W[:,:,k] = g[k] · V[:,:,k] / ‖V[:,:,k]‖_F
+ * (torch weight_norm with dim=2 keeps one norm per kernel tap).
+ */
+export function foldedWeightNormInit(name: string, g: TensorData, v: TensorData, type: FloatType): Initializer {
+  const [outC, inC, k] = v.shape as [number, number, number];
+  if (v.shape.length !== 3 || numelOf(g.shape) !== k) {
+    throw new CorruptInputError('E_ONNX_WEIGHT_NORM', `${name}: weight_g [${g.shape.join(', ')}] does not match weight_v [${v.shape.join(', ')}] (expected weight_g with ${v.shape[2]} elements)`, { tensor: name });
+  }
+  return computed(name, type, [outC, inC, k], type === ONNX_DTYPE.FLOAT16 ? 2 : 4, () => {
+    const gv = toFloat64(g);
+    const vv = toFloat64(v);
+    const norms = new Float64Array(k);
+    for (let i = 0; i < vv.length; i++) norms[i % k]! += vv[i]! * vv[i]!;
+    for (let j = 0; j < k; j++) norms[j] = gv[j]! / Math.sqrt(norms[j]!);
+    for (let i = 0; i < vv.length; i++) vv[i] = vv[i]! * norms[i % k]!;
+    return encodeFloats(vv, type);
+  });
+}
+
+/**
+ * The int8 weight and its per-column scales for one Linear, computed once when the first of the two is written and
+ * dropped after the second.
+ */
+export function quantizedInits(weightName: string, scaleName: string, t: TensorData): [Initializer, Initializer] {
+  const [outF, inF] = t.shape as [number, number];
+  let cache: QuantizedMatrix | null = null;
+  let uses = 0;
+  const get = (): QuantizedMatrix => {
+    cache ??= quantizeLinearWeight(toFloat32(t), outF, inF);
+    const q = cache;
+    if (++uses === 2) {
+      cache = null;
+      uses = 0;
+    }
+    return q;
+  };
+  return [
+    computed(weightName, ONNX_DTYPE.INT8, [inF, outF], 1, () => {
+      const v = get().values;
+      return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    }),
+    computed(scaleName, ONNX_DTYPE.FLOAT, [outF], 4, () => float32Bytes(get().scales)),
+  ];
+}

@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Absolute path of a file under fixtures/. */
+export function fixture(relative: string): string {
+  return fileURLToPath(new URL(`../../fixtures/${relative}`, import.meta.url));
+}
+
+export function readJsonFixture<T = Record<string, unknown>>(relative: string): T {
+  return JSON.parse(readFileSync(fixture(relative), 'utf8')) as T;
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Every convertible fixture, with what it takes to convert it and what it must become. */
+export const CONVERTIBLE = [
+  { name: 'fairseq_base_dict', file: 'fairseq_base_dict.pt', kind: 'fairseq-hubert' },
+  { name: 'fairseq_large_dictconfig', file: 'fairseq_large_dictconfig.pt', kind: 'fairseq-hubert' },
+  { name: 'fairseq_base_namespace', file: 'fairseq_base_namespace.pt', kind: 'fairseq-hubert' },
+  { name: 'fairseq_base_legacy', file: 'fairseq_base_legacy.pt', kind: 'fairseq-hubert' },
+  { name: 'fairseq_base_fp16', file: 'fairseq_base_fp16.pt', kind: 'fairseq-hubert' },
+  { name: 'fairseq_bn_posconv', file: 'fairseq_bn_posconv.pt', kind: 'fairseq-hubert' },
+  { name: 'fairseq_ctc', file: 'fairseq_ctc.pt', kind: 'fairseq-hubert-ctc', dict: 'fairseq_ctc.dict.ltr.txt' },
+  { name: 'fairseq_ctc_taskdict', file: 'fairseq_ctc_taskdict.pt', kind: 'fairseq-hubert-ctc' },
+  { name: 's3prl_hubert', file: 's3prl_hubert.pt', kind: 's3prl-hubert' },
+  { name: 'distilhubert', file: 'distilhubert.ckpt', kind: 'distilhubert' },
+  { name: 'superb_downstream', file: 'superb_downstream.ckpt', kind: 'superb-downstream', upstream: 's3prl_hubert.pt' },
+] as const;
