@@ -117,7 +117,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
             if (f.externalData) files.push({ path: f.externalData.file, bytes: f.externalData.bytes, sha256: f.externalData.sha256 });
           }
           const accuracy = await measureVariantAccuracy(tmp, built);
-          onnx = built.map((f) => ({ ...f, accuracy: accuracy[f.variant] ?? null }));
+          onnx = built.map((f) => ({ ...f, accuracy: accuracy.find((a) => a.variant === f.variant) ?? null }));
         }
         return { files, ...(onnx ? { onnx } : {}) };
       },

@@ -1,10 +1,10 @@
-import type { HubertConfig } from './model.js';
+import type { HubertConfigFields } from './model.js';
 
 /**
  * transformers' HubertConfig defaults (configuration_hubert.py; ../shared/docs/formats.md §1.1). Used only to read
  * existing HF folders whose config.json omits fields, exactly as transformers itself fills them.
  */
-export const HUBERT_CONFIG_DEFAULTS: Omit<HubertConfig, 'architectures' | 'num_feat_extract_layers'> = {
+export const HUBERT_CONFIG_DEFAULTS: Omit<HubertConfigFields, 'architectures' | 'num_feat_extract_layers'> = {
   model_type: 'hubert',
   vocab_size: 32,
   hidden_size: 768,

@@ -7,7 +7,7 @@ export type HfArchitecture = 'HubertModel' | 'HubertForCTC' | 'HubertForSequence
  * config.json of a transformers HuBERT model (`model_type: "hubert"`). Every field is written explicitly; see
  * ../shared/docs/formats.md §1.1 for the meaning and defaults of each one.
  */
-export interface HubertConfig {
+export interface HubertConfigFields {
   model_type: 'hubert';
   architectures: HfArchitecture[];
   vocab_size: number;
@@ -54,6 +54,10 @@ export interface HubertConfig {
   label2id?: Record<string, number>;
   num_labels?: number;
   dtype?: string;
+}
+
+/** HubertConfigFields plus whatever else a config.json carries (transformers keeps unknown keys as attributes). */
+export interface HubertConfig extends HubertConfigFields {
   [extra: string]: unknown;
 }
 

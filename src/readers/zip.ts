@@ -119,6 +119,10 @@ export function readZipEntries(source: ByteSource): ZipEntry[] {
       }
       x += 4 + len;
     }
+    // every record lies before the central directory; checking here means no later read can run out of bounds
+    if (localHeaderOffset + 30 + nameLength + compressedSize > dir.offset) {
+      throw corrupt(source, 'E_ZIP_CORRUPT', `record '${name}' claims ${compressedSize} bytes at offset ${localHeaderOffset}, beyond the data area (ends at ${dir.offset}); the archive is corrupt`);
+    }
     entries.push({ name, method, flags, compressedSize, size, localHeaderOffset });
     at = end;
   }

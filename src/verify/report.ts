@@ -39,8 +39,8 @@ export interface VerifyInputInfo {
   length: number;
   /** real samples per row (the rest is zero padding) */
   lengths: number[];
-  /** whether an attention mask was given (to the reference, and to graphs that declare one) */
-  masked: boolean;
+  /** some rows are zero-padded: graphs that declare attention_mask get the mask (and so does the reference) */
+  padded: boolean;
 }
 
 export interface VerifyReport {
@@ -94,7 +94,7 @@ export function formatVerifyReport(report: VerifyReport): string {
   const lines: string[] = [];
   lines.push(`hubert-convert verify ${report.folder} (${report.model.architecture})`);
   if (report.inputs.length) {
-    lines.push(`inputs: ${report.inputs.map((i) => `${i.name} [${i.batch}×${i.length}]${i.masked ? ' masked' : ''}`).join(', ')}`);
+    lines.push(`inputs: ${report.inputs.map((i) => `${i.name} [${i.batch}×${i.length}]${i.padded ? ' padded' : ''}`).join(', ')}`);
   }
   for (const check of report.checks) {
     lines.push('');

@@ -43,6 +43,8 @@ class Machine implements ShimContext {
   private readonly memo = new Map<number, PyValue>();
   /** Placeholders made by a shim that has a BUILD hook. */
   private readonly builders = new WeakMap<object, GlobalShim>();
+  /** Nesting depth of containers that hold containers, tracked as values are inserted (deep values fail early). */
+  private readonly depths = new WeakMap<object, number>();
   private objects = 0;
   private current: Instruction = { op: Op.STOP, at: 0, arg: null };
   readonly limits: PickleLimits;
@@ -69,6 +71,20 @@ class Machine implements ShimContext {
 
   private corrupt(code: string, message: string): CorruptInputError {
     return this.reader.corrupt(code, this.current.at, this.current.op, message);
+  }
+
+  /** Record that `child` now sits inside `parent`; refuse nesting deeper than maxDepth. */
+  private nest(parent: PyValue, children: readonly PyValue[]): void {
+    if (typeof parent !== 'object' || parent === null) return;
+    let depth = this.depths.get(parent) ?? 0;
+    for (const child of children) {
+      if (!(child instanceof Map || Array.isArray(child) || child instanceof Set || child instanceof PyObject)) continue;
+      const d = (this.depths.get(child) ?? 0) + 1;
+      if (d > depth) depth = d;
+    }
+    if (depth === 0) return;
+    if (depth > this.limits.maxDepth) throw this.reader.limit('maxDepth', this.current.at, 'value nesting');
+    this.depths.set(parent, depth);
   }
 
   private push(value: PyValue): void {
@@ -150,6 +166,7 @@ class Machine implements ShimContext {
 
   private build(target: PyValue, state: PyValue): void {
     if (typeof target !== 'object' || target === null) throw this.corrupt('E_PICKLE_BAD_BUILD', 'BUILD on a value that has no state');
+    this.nest(target, [state]);
     const shim = this.builders.get(target);
     if (shim?.build) return shim.build(target, state, this);
     if (target instanceof PyObject) {
@@ -165,6 +182,7 @@ class Machine implements ShimContext {
   }
 
   private append(target: PyValue, items: PyValue[]): void {
+    this.nest(target, items);
     if (Array.isArray(target) && !Object.isFrozen(target)) {
       for (const item of items) (target as PyValue[]).push(item);
     } else if (target instanceof PyObject) {
@@ -174,6 +192,7 @@ class Machine implements ShimContext {
 
   private setItems(target: PyValue, flat: PyValue[]): void {
     if (flat.length % 2) throw this.corrupt('E_PICKLE_BAD_SETITEM', 'has a key without a value');
+    this.nest(target, flat);
     if (target instanceof Map) {
       for (let i = 0; i < flat.length; i += 2) target.set(flat[i]!, flat[i + 1]!);
     } else if (target instanceof PyObject) {
@@ -253,22 +272,29 @@ class Machine implements ShimContext {
         case Op.EMPTY_TUPLE:
           this.push(Object.freeze([]));
           break;
-        case Op.TUPLE:
-          this.push(Object.freeze(this.popMark()));
+        case Op.TUPLE: {
+          const items = this.popMark();
+          this.nest(items, items);
+          this.push(Object.freeze(items));
           break;
+        }
         case Op.TUPLE1: case Op.TUPLE2: case Op.TUPLE3: {
           const n = op - Op.TUPLE1 + 1;
           const items: PyValue[] = [];
           for (let i = 0; i < n; i++) items.unshift(this.pop());
+          this.nest(items, items);
           this.push(Object.freeze(items));
           break;
         }
         case Op.EMPTY_LIST:
           this.push([]);
           break;
-        case Op.LIST:
-          this.push(this.popMark());
+        case Op.LIST: {
+          const items = this.popMark();
+          this.nest(items, items);
+          this.push(items);
           break;
+        }
         case Op.APPEND: {
           const value = this.pop();
           this.append(this.top(), [value]);
@@ -306,12 +332,17 @@ class Machine implements ShimContext {
           const items = this.popMark();
           const target = this.top();
           if (!(target instanceof Set)) throw this.corrupt('E_PICKLE_BAD_APPEND', 'adds items to a value that is not a set');
+          this.nest(target, items);
           for (const item of items) target.add(item);
           break;
         }
-        case Op.FROZENSET:
-          this.push(new Set(this.popMark()));
+        case Op.FROZENSET: {
+          const items = this.popMark();
+          const set = new Set(items);
+          this.nest(set, items);
+          this.push(set);
           break;
+        }
         case Op.GET: case Op.BINGET: case Op.LONG_BINGET:
           this.push(this.memoGet(arg as number));
           break;
@@ -349,14 +380,18 @@ class Machine implements ShimContext {
           const args = this.pop();
           const callable = this.pop();
           if (!Array.isArray(args)) throw this.corrupt('E_PICKLE_BAD_REDUCE', 'arguments are not a tuple');
-          this.push(this.call(callable, args as PyValue[]));
+          const result = this.call(callable, args as PyValue[]);
+          this.nest(result, [args]);
+          this.push(result);
           break;
         }
         case Op.NEWOBJ: {
           const args = this.pop();
           const cls = this.pop();
           if (!Array.isArray(args)) throw this.corrupt('E_PICKLE_BAD_REDUCE', 'arguments are not a tuple');
-          this.push(this.construct(cls, args as PyValue[]));
+          const result = this.construct(cls, args as PyValue[]);
+          this.nest(result, [args]);
+          this.push(result);
           break;
         }
         case Op.NEWOBJ_EX: {

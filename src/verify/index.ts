@@ -1,0 +1,123 @@
+/**
+ * `verify(dir, options)`: the checks of a converted folder, each reported separately with numbers (SCHEMA.md).
+ *   weights  — the folder's tensors are the source checkpoint's, bit for bit (needs options.source)
+ *   config   — config.json is valid and agrees with the weights
+ *   parity   — every ONNX variant agrees with the independent float64 reference forward
+ *   expected — activations produced elsewhere agree with the reference and the ONNX variants (options.expected)
+ * Unusable input (no folder, no config.json, unreadable --audio/--expected) throws a typed error; everything a check
+ * finds wrong is data in the report.
+ */
+import { readFileSync } from 'node:fs';
+import { FileSystemError, HubertConvertError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { checkConfig } from './checks/config.js';
+import { type ExpectedSet, checkExpected, loadExpected } from './checks/expected.js';
+import { checkParity } from './checks/parity.js';
+import { checkWeights, unlistedFiles } from './checks/weights.js';
+import { openFolder } from './folder.js';
+import { type VerifyInput, audioInput, builtInInputs } from './inputs.js';
+import { ReferenceCache } from './reference-cache.js';
+import { type CheckName, type CheckResult, type VerifyReport, VERIFY_REPORT_SCHEMA, VERIFY_REPORT_VERSION, skippedCheck } from './report.js';
+import { type ToleranceOptions, resolveTolerances } from './tolerances.js';
+
+export { referenceForward, type ReferenceInput, type ReferenceOptions, type ReferenceTensor } from './reference/forward.js';
+export { compareTensors, type Comparison, type Tolerance, type WorstElement } from './compare.js';
+export { DEFAULT_TOLERANCES, resolveTolerances, type ToleranceOptions } from './tolerances.js';
+export { formatVerifyReport, VERIFY_REPORT_SCHEMA, VERIFY_REPORT_VERSION } from './report.js';
+export type { CheckItem, CheckName, CheckResult, Variant, VerifyInputInfo, VerifyReport } from './report.js';
+export { speechLikeSignal } from './inputs.js';
+
+export interface VerifyOptions extends ToleranceOptions {
+  /** the checkpoint the folder was converted from: turns on the weights check */
+  source?: string;
+  /** the upstream checkpoint of a SUPERB downstream head */
+  upstream?: string;
+  /** fairseq dict.ltr.txt the CTC conversion used (only needed when the checkpoint holds no dictionary) */
+  dict?: string;
+  /** class labels the conversion used (they do not change tensors; passed through to the mapping) */
+  labels?: string[];
+  /** extra inputs: .wav (mono 16 kHz PCM16/float32) or .npy (N,) / (1, N) files */
+  audio?: string[];
+  /** activations produced elsewhere: .safetensors (named) or .npy (one array); see SCHEMA.md */
+  expected?: string;
+}
+
+/** A check that throws a typed error (e.g. the reference cannot run on inconsistent weights) fails with its message. */
+async function guarded(name: CheckName, run: () => CheckResult | Promise<CheckResult>): Promise<CheckResult> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof HubertConvertError)) throw error;
+    return {
+      name,
+      passed: false,
+      summary: `could not complete: ${error.message}`,
+      items: [{ subject: name, passed: false, message: `${error.code}: ${error.message}`, details: { code: error.code } }],
+    };
+  }
+}
+
+function readDict(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new FileSystemError('E_VERIFY_READ', `cannot read --dict ${path}: ${(error as Error).message}`, { file: path });
+  }
+}
+
+export async function verify(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const started = performance.now();
+  const folder = openFolder(dir);
+  try {
+    const { model, rawConfig } = folder;
+    const tolerances = resolveTolerances(options);
+    const warnings: string[] = [];
+    // inputs first: a bad --audio / --expected file is a usage error, not a failed check
+    const builtIn = builtInInputs(model.preprocessor);
+    const audio = (options.audio ?? []).map((p) => audioInput(p, model.preprocessor));
+    const useMaskForExpected = model.preprocessor.return_attention_mask ?? rawConfig['feat_extract_norm'] === 'layer';
+    const expectedSets: ExpectedSet[] | null = options.expected ? loadExpected(options.expected, model.architecture, builtIn, audio, useMaskForExpected === true) : null;
+    const dictText = options.dict !== undefined ? readDict(options.dict) : undefined;
+
+    const checks: CheckResult[] = [];
+    checks.push(
+      options.source
+        ? await guarded('weights', () => checkWeights(folder, { source: options.source!, ...(options.upstream ? { upstream: options.upstream } : {}), ...(dictText !== undefined ? { dictText } : {}), ...(options.labels ? { labels: options.labels } : {}) }))
+        : skippedCheck('weights', 'no source checkpoint given (--source)'),
+    );
+    const config = await guarded('config', () => checkConfig(model, rawConfig));
+    checks.push(config);
+
+    const cache = new ReferenceCache(model);
+    const inputs: VerifyInput[] = [...builtIn, ...audio];
+    checks.push(await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache)));
+    checks.push(expectedSets ? await guarded('expected', () => checkExpected(dir, expectedSets, tolerances, cache)) : skippedCheck('expected', 'no expected outputs given (--expected)'));
+
+    if (folder.conversionReport) {
+      const extra = unlistedFiles(folder, folder.conversionReport);
+      if (extra.length) warnings.push(`files not listed in conversion_report.json: ${extra.join(', ')}`);
+    }
+    const usedInputs = [...inputs, ...(expectedSets ?? []).map((s) => s.input).filter((i) => !inputs.includes(i))];
+    return {
+      schema: VERIFY_REPORT_SCHEMA,
+      version: VERIFY_REPORT_VERSION,
+      tool: { name: 'hubert-convert', version: VERSION },
+      folder: dir,
+      model: {
+        architecture: model.architecture,
+        hidden_size: rawConfig['hidden_size'],
+        num_hidden_layers: rawConfig['num_hidden_layers'],
+        do_stable_layer_norm: rawConfig['do_stable_layer_norm'],
+        feat_extract_norm: rawConfig['feat_extract_norm'],
+      },
+      passed: checks.every((c) => c.passed),
+      checks,
+      inputs: usedInputs.map((i) => ({ name: i.name, batch: i.batch, length: i.length, lengths: i.lengths, padded: i.lengths.some((l) => l < i.length) })),
+      tolerances,
+      warnings,
+      durationMs: Math.round(performance.now() - started),
+    };
+  } finally {
+    folder.close();
+  }
+}
