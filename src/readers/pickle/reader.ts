@@ -1,6 +1,9 @@
 import { CorruptInputError, UnsafeInputError } from '../../errors.js';
 import type { PickleLimits } from './limits.js';
-import { Op, opName } from './opcodes.js';
+import { Op as OPCODES, opName } from './opcodes.js';
+
+// a module-local binding: the opcode switch reads it per case, and loaders may wrap imported bindings in getters
+const Op = OPCODES;
 
 /** The decoded argument of one opcode (what pickletools calls its ArgumentDescriptor value). */
 export type OpArg = null | boolean | number | bigint | string | Uint8Array | readonly [string, string];

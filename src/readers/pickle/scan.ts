@@ -1,6 +1,9 @@
 import { resolveGlobal } from './globals.js';
-import { Op } from './opcodes.js';
+import { Op as OPCODES } from './opcodes.js';
 import type { PickleReader } from './reader.js';
+
+// a module-local binding: the opcode switch reads it per case, and loaders may wrap imported bindings in getters
+const Op = OPCODES;
 
 /**
  * First pass over a pickle: find every global it names and refuse denied ones before any value is built, so a

@@ -2,11 +2,14 @@ import { CorruptInputError } from '../../errors.js';
 import { LazyTensor } from '../lazy-tensor.js';
 import { type GlobalHandling, resolveGlobal } from './globals.js';
 import { type PickleLimits, resolveLimits } from './limits.js';
-import { HIGHEST_PROTOCOL, Op, opName } from './opcodes.js';
+import { HIGHEST_PROTOCOL, Op as OPCODES, opName } from './opcodes.js';
 import { type Instruction, PickleReader, refuseExtension } from './reader.js';
 import { scanGlobals } from './scan.js';
 import { type GlobalShim, type ShimContext, inert, stateMaps } from './shims.js';
 import { PyGlobal, PyObject, type PyValue, setPyAttribute } from './values.js';
+
+// a module-local binding: the opcode switch reads it per case, and loaders may wrap imported bindings in getters
+const Op = OPCODES;
 
 export interface GlobalUse {
   name: string;

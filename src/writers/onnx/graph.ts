@@ -116,7 +116,9 @@ export class GraphBuilder {
   private constant(key: string, make: (name: string) => Initializer): string {
     const known = this.constants.get(key);
     if (known) return known;
-    const name = this.init(make(this.unique(`const_${this.constants.size}`)));
+    let candidate = `const_${this.constants.size}`;
+    for (let i = 1; this.used.has(candidate); i++) candidate = `const_${this.constants.size}_${i}`;
+    const name = this.init(make(candidate));
     this.constants.set(key, name);
     return name;
   }
