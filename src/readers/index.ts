@@ -1,17 +1,18 @@
+import { statSync } from 'node:fs';
 import { type ByteSource, BufferSource, FileSource } from '../byte-source.js';
 import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../errors.js';
 import { LazyTensor } from './lazy-tensor.js';
 import { type PickleLimits, resolveLimits } from './pickle/limits.js';
 import { TEXT_PICKLE_START } from './pickle/opcodes.js';
 import { type GlobalUse, unpickleAt } from './pickle/unpickler.js';
-import { PyObject, type PyValue, isPySequence } from './pickle/values.js';
+import { type PyValue, WalkBudget, isPySequence } from './pickle/values.js';
 import { type TorchReadContext, looksLikeLegacyTorch, readTorchLegacy, readTorchZip } from './torch.js';
 
 export { LazyTensor, TorchStorage } from './lazy-tensor.js';
 export { DEFAULT_LIMITS, type PickleLimits } from './pickle/limits.js';
 export { type GlobalUse, type UnpickleOptions, type UnpickleResult, unpickle, unpickleAt } from './pickle/unpickler.js';
 export { CLOSED_MODULES, DANGEROUS_STEPS, DENIED_MODULES, DENIED_NAMES, DENIED_NAME_PATTERNS, REGISTRY, denialReason } from './pickle/globals.js';
-export { type PlainJson, type PyKey, type PyValue, PyGlobal, PyObject, isPyDict, isPySequence, pyAttributes, pyGet, toPlainJson } from './pickle/values.js';
+export { type PlainJson, type PyKey, type PyValue, type WalkLimits, PyGlobal, PyObject, isPyDict, isPySequence, pyAttributes, pyGet, toPlainJson } from './pickle/values.js';
 export { type ZipEntry, entryDataOffset, readZipEntries } from './zip.js';
 
 /** A tensor of the checkpoint and where it sits: container keys from the root joined with '/'. */
@@ -43,6 +44,7 @@ function openInput(input: string | Uint8Array | ByteSource): { source: ByteSourc
   if (input instanceof Uint8Array) return { source: new BufferSource(input), owned: true };
   if (typeof input !== 'string') return { source: input, owned: false };
   try {
+    if (statSync(input).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     return { source: new FileSource(input), owned: true };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -88,10 +90,12 @@ function sniff(source: ByteSource): Checkpoint['format'] {
 }
 
 /** Every tensor reachable through dicts, lists and tuples, with its path; each view is checked against its storage. */
-function collectTensors(root: PyValue, maxDepth: number): CheckpointTensor[] {
+function collectTensors(root: PyValue, limits: PickleLimits): CheckpointTensor[] {
   const out: CheckpointTensor[] = [];
   const onPath = new Set<object>();
-  const walk = (value: PyValue, path: string[]): void => {
+  const budget = new WalkBudget(limits);
+  const path: string[] = [];
+  const walk = (value: PyValue): void => {
     if (value instanceof LazyTensor) {
       const joined = path.join('/');
       value.validate(joined);
@@ -100,15 +104,17 @@ function collectTensors(root: PyValue, maxDepth: number): CheckpointTensor[] {
     }
     const isContainer = value instanceof Map || isPySequence(value);
     if (!isContainer || onPath.has(value)) return;
-    if (path.length >= maxDepth) {
-      throw new CorruptInputError('E_PICKLE_LIMIT', `value nesting at '${path.slice(0, 8).join('/')}/…' is deeper than limits.maxDepth=${maxDepth}`, { limit: 'maxDepth' });
-    }
+    budget.step(path.length, () => `'${path.slice(0, 8).join('/')}/…'`);
     onPath.add(value);
-    if (value instanceof Map) for (const [k, v] of value) walk(v, [...path, String(k)]);
-    else value.forEach((v, i) => walk(v, [...path, String(i)]));
+    const entries: Iterable<[PyValue, PyValue]> = value instanceof Map ? value : value.entries();
+    for (const [k, v] of entries) {
+      path.push(String(k));
+      walk(v);
+      path.pop();
+    }
     onPath.delete(value);
   };
-  walk(root, []);
+  walk(root);
   return out;
 }
 
@@ -132,7 +138,7 @@ export function readCheckpoint(input: string | Uint8Array | ByteSource, options:
     const ctx: TorchReadContext = { strict: options.strict ?? false, limits: resolveLimits(options.limits), globals: new Map(), warnings: [] };
     const format = sniff(source);
     const root = format === 'torch-zip' ? readTorchZip(source, ctx) : format === 'torch-legacy' ? readTorchLegacy(source, ctx) : readRawPickle(source, ctx);
-    const tensors = collectTensors(root, ctx.limits.maxDepth);
+    const tensors = collectTensors(root, ctx.limits);
     const inertCount = [...ctx.globals.values()].filter((g) => g.handling === 'inert').length;
     if (inertCount) ctx.warnings.push(`${source.name}: ${inertCount} unknown global(s) kept as inert records (see globals)`);
     return {
@@ -150,8 +156,4 @@ export function readCheckpoint(input: string | Uint8Array | ByteSource, options:
     if (owned) source.close();
     throw e;
   }
-}
-
-export function isInert(value: PyValue): value is PyObject {
-  return value instanceof PyObject;
 }

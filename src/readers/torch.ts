@@ -1,7 +1,7 @@
 import type { ByteSource } from '../byte-source.js';
 import { DTYPE_SIZE } from '../dtype.js';
 import { CorruptInputError, UnsupportedModelError } from '../errors.js';
-import { LazyTensor, TorchStorage } from './lazy-tensor.js';
+import { TorchStorage } from './lazy-tensor.js';
 import type { PickleLimits } from './pickle/limits.js';
 import { inert } from './pickle/shims.js';
 import { dtypeOfGlobal } from './pickle/torch-globals.js';
@@ -115,7 +115,7 @@ export function readTorchZip(source: ByteSource, ctx: TorchReadContext): PyValue
       limit: 'maxPickleBytes',
     });
   }
-  const pickle = source.read(entryDataOffset(source, pklEntry), pklEntry.size).slice();
+  const pickle = new Uint8Array(source.read(entryDataOffset(source, pklEntry), pklEntry.size)); // a copy (Buffer.slice would be a view)
 
   const storages = new Map<string, TorchStorage>();
   const persistentLoad = (pid: PyValue, where: string): PyValue => {
@@ -233,8 +233,4 @@ export function readTorchLegacy(source: ByteSource, ctx: TorchReadContext): PyVa
   }
   if (at !== source.size) ctx.warnings.push(`${source.name}: ${source.size - at} unexpected bytes after the last storage were ignored`);
   return object.value;
-}
-
-export function isTensor(value: PyValue): value is LazyTensor {
-  return value instanceof LazyTensor;
 }

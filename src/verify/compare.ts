@@ -72,6 +72,8 @@ export function compareTensors(
   expected: ArrayLike<number>,
   shape: readonly number[],
   tolerance: Tolerance,
+  /** what `actual` and `expected` are, for messages (e.g. ['onnx', 'reference']) */
+  labels: readonly [string, string] = ['actual', 'expected'],
 ): Comparison {
   const n = expected.length;
   if (actual.length !== n) throw new Error(`compareTensors(${output}): ${actual.length} vs ${n} elements`);
@@ -116,7 +118,7 @@ export function compareTensors(
   if (nonFinite >= 0) failures.push(`non-finite value ${actual[nonFinite]} at [${unravel(nonFinite, shape).join(', ')}]`);
   if (elementwise && worstScore > 1) {
     failures.push(
-      `|actual − expected| = ${fmt(Math.abs(worst.actual - worst.expected))} at ${formatWhere(worst)} (actual ${fmt(worst.actual)}, expected ${fmt(worst.expected)}) exceeds atol ${atol} + rtol ${rtol}·|expected|`,
+      `|${labels[0]} − ${labels[1]}| = ${fmt(Math.abs(worst.actual - worst.expected))} at ${formatWhere(worst)} (${labels[0]} ${fmt(worst.actual)}, ${labels[1]} ${fmt(worst.expected)}) exceeds atol ${atol} + rtol ${rtol}·|${labels[1]}|`,
     );
   }
   if (tolerance.minCosine !== undefined && !(cosine >= tolerance.minCosine)) failures.push(`cosine ${cosine.toFixed(6)} < ${tolerance.minCosine}`);

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../errors.js';
+import { HUBERT_CONFIG_DEFAULTS } from '../hf-defaults.js';
 import type { HfArchitecture, HfModel, HubertConfig, PreprocessorConfig } from '../model.js';
 import { openHfWeightFiles } from '../readers/safetensors-index.js';
 
@@ -15,7 +16,7 @@ export interface VerifiedFolder {
   dir: string;
   /** config.json as parsed, untouched */
   rawConfig: Record<string, unknown>;
-  /** HfModel over the stored tensors; `config` is rawConfig (typed, not defaulted) */
+  /** HfModel over the stored tensors; `config` is rawConfig over transformers' defaults (what from_pretrained sees) */
   model: HfModel;
   /** weight files, relative to dir */
   weightFiles: string[];
@@ -56,10 +57,12 @@ export function openFolder(dir: string): VerifiedFolder {
   const reportPath = join(dir, 'conversion_report.json');
   const conversionReport = existsSync(reportPath) ? readJsonObject(reportPath, 'E_VERIFY_REPORT_JSON') : null;
   const weights = openHfWeightFiles(dir);
+  const conv = Array.isArray(rawConfig['conv_dim']) ? (rawConfig['conv_dim'] as unknown[]) : HUBERT_CONFIG_DEFAULTS.conv_dim;
+  const config = { ...HUBERT_CONFIG_DEFAULTS, num_feat_extract_layers: conv.length, ...rawConfig, architectures: [architecture] } as HubertConfig;
   return {
     dir,
     rawConfig,
-    model: { architecture: architecture as HfArchitecture, config: rawConfig as HubertConfig, preprocessor, tensors: weights.tensors },
+    model: { architecture: architecture as HfArchitecture, config, preprocessor, tensors: weights.tensors },
     weightFiles: weights.files.map((f) => f.source.name.slice(dir.length).replace(/^[\\/]+/, '')),
     conversionReport,
     close: () => weights.close(),

@@ -90,7 +90,9 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
 
     const cache = new ReferenceCache(model);
     const inputs: VerifyInput[] = [...builtIn, ...audio];
-    checks.push(await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache)));
+    const parity = await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache));
+    if (!parity.passed && !config.passed) parity.summary += ' (the config check failed too: the reference follows config.json, so fix that first)';
+    checks.push(parity);
     checks.push(expectedSets ? await guarded('expected', () => checkExpected(dir, expectedSets, tolerances, cache)) : skippedCheck('expected', 'no expected outputs given (--expected)'));
 
     if (folder.conversionReport) {

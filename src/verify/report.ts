@@ -71,6 +71,9 @@ export function skippedCheck(name: CheckName, reason: string): CheckResult {
   return { name, passed: true, skipped: reason, summary: `skipped: ${reason}`, items: [] };
 }
 
+/** Failed comparisons spelled out under a check's table; the rest are only in the table and the JSON. */
+const MAX_NUMERIC_DETAILS = 6;
+
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
 }
@@ -103,11 +106,14 @@ export function formatVerifyReport(report: VerifyReport): string {
     if (numeric.length) {
       lines.push(...table([['', 'output', 'max abs', 'max rel', 'cosine', 'rel L2', 'tolerance', 'worst at'], ...numeric.map(comparisonRow)]));
     }
+    let numericFailures = 0;
     for (const item of check.items) {
       if (item.passed && item.comparison) continue;
       if (item.passed && check.items.length > 12) continue; // long lists: show failures only
+      if (item.comparison && ++numericFailures > MAX_NUMERIC_DETAILS) continue; // the table already has the figures
       lines.push(`  ${item.passed ? 'ok  ' : 'FAIL'}  ${item.subject}: ${item.message}`);
     }
+    if (numericFailures > MAX_NUMERIC_DETAILS) lines.push(`  … ${numericFailures - MAX_NUMERIC_DETAILS} more failed comparison(s): see the table above, or --json`);
   }
   for (const w of report.warnings) lines.push(`warning: ${w}`);
   lines.push('');

@@ -9,6 +9,11 @@ export class PickleBuilder {
     for (const b of bytes) this.out.push(b & 0xff);
     return this;
   }
+  /** Append many bytes without spreading them into arguments (large strings would overflow the call stack). */
+  private all(bytes: ArrayLike<number>): this {
+    for (let i = 0; i < bytes.length; i++) this.out.push(bytes[i]! & 0xff);
+    return this;
+  }
   private u16(v: number): this {
     return this.raw(v, v >> 8);
   }
@@ -21,7 +26,7 @@ export class PickleBuilder {
     return this;
   }
   private text(s: string): this {
-    return this.raw(...new TextEncoder().encode(s));
+    return this.all(new TextEncoder().encode(s));
   }
   private line(s: string): this {
     return this.text(s).raw(0x0a);
@@ -80,21 +85,21 @@ export class PickleBuilder {
   unicodeText(s: string): this { return this.raw(0x56).line(s); }
   str(s: string): this {
     const b = new TextEncoder().encode(s);
-    return this.raw(0x58).u32(b.length).raw(...b);
+    return this.raw(0x58).u32(b.length).all(b);
   }
   shortStr(s: string): this {
     const b = new TextEncoder().encode(s);
-    return this.raw(0x8c, b.length, ...b);
+    return this.raw(0x8c, b.length).all(b);
   }
   unicode8(s: string): this {
     const b = new TextEncoder().encode(s);
-    return this.raw(0x8d).u64(b.length).raw(...b);
+    return this.raw(0x8d).u64(b.length).all(b);
   }
   binstring(s: string): this { return this.raw(0x54).u32(s.length).text(s); }
   shortBinstring(s: string): this { return this.raw(0x55, s.length).text(s); }
-  bytes(b: number[]): this { return this.raw(0x42).u32(b.length).raw(...b); }
+  bytes(b: number[]): this { return this.raw(0x42).u32(b.length).all(b); }
   shortBytes(b: number[]): this { return this.raw(0x43, b.length, ...b); }
-  bytes8(b: number[]): this { return this.raw(0x8e).u64(b.length).raw(...b); }
+  bytes8(b: number[]): this { return this.raw(0x8e).u64(b.length).all(b); }
   bytearray8(b: number[]): this { return this.raw(0x96).u64(b.length).raw(...b); }
   nextBuffer(): this { return this.raw(0x97); }
   readonlyBuffer(): this { return this.raw(0x98); }

@@ -10,7 +10,8 @@ export interface ZipInput {
 }
 
 export interface ZipOptions {
-  zip64?: boolean;
+  /** ZIP64 end records; true puts every size and offset in the zip64 extra field, 'offset' only the offset (miniz style). */
+  zip64?: boolean | 'offset';
   align?: number;
 }
 
@@ -46,11 +47,15 @@ export function buildZip(entries: ZipInput[], options: ZipOptions = {}): Uint8Ar
     push(parts, name);
     push(parts, extra);
     push(parts, entry.data);
-    const zip64Extra = options.zip64 ? [...le(1, 2), ...le(24, 2), ...le(size, 8), ...le(size, 8), ...le(offset, 8)] : [];
-    const small = (v: number): number => (options.zip64 ? 0xffffffff : v);
+    const zip64Extra =
+      options.zip64 === 'offset' ? [...le(1, 2), ...le(8, 2), ...le(offset, 8)]
+      : options.zip64 ? [...le(1, 2), ...le(24, 2), ...le(size, 8), ...le(size, 8), ...le(offset, 8)]
+      : [];
+    const sizeField = options.zip64 === true ? 0xffffffff : size;
+    const offsetField = options.zip64 ? 0xffffffff : offset;
     push(central, [...le(0x02014b50, 4), ...le(45, 2), ...le(45, 2), ...le(0, 2), ...le(entry.method ?? 0, 2), ...le(0, 4), ...le(0, 4)]);
-    push(central, [...le(small(size), 4), ...le(small(size), 4), ...le(name.length, 2), ...le(zip64Extra.length, 2), ...le(0, 2)]);
-    push(central, [...le(0, 2), ...le(0, 2), ...le(0, 4), ...le(small(offset), 4)]);
+    push(central, [...le(sizeField, 4), ...le(sizeField, 4), ...le(name.length, 2), ...le(zip64Extra.length, 2), ...le(0, 2)]);
+    push(central, [...le(0, 2), ...le(0, 2), ...le(0, 4), ...le(offsetField, 4)]);
     push(central, name);
     push(central, zip64Extra);
   }
@@ -70,7 +75,7 @@ export function buildZip(entries: ZipInput[], options: ZipOptions = {}): Uint8Ar
 }
 
 /** A torch.save-like archive: `<folder>/data.pkl`, `<folder>/data/<key>` records, `byteorder`, `version`. */
-export function buildTorchZip(opts: { folder?: string; pickle: Uint8Array; storages?: Record<string, Uint8Array>; byteorder?: string; zip64?: boolean; pickleMethod?: number }): Uint8Array {
+export function buildTorchZip(opts: { folder?: string; pickle: Uint8Array; storages?: Record<string, Uint8Array>; byteorder?: string; zip64?: boolean | 'offset'; pickleMethod?: number }): Uint8Array {
   const folder = opts.folder ?? 'archive';
   const text = (s: string): Uint8Array => new TextEncoder().encode(s);
   const entries: ZipInput[] = [{ name: `${folder}/data.pkl`, data: opts.pickle, method: opts.pickleMethod ?? 0 }];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { referenceForward } from '../../src/verify/reference/forward.js';
+import { MemoryTensor } from '../../src/tensor.js';
 import { goldenNames, hfDir, loadGolden, loadHfModel, maxAbsDiff } from './helpers.js';
 
 /** Measured worst case over all fixtures is printed; the bar is the brief's 1e-4. */
@@ -44,4 +45,46 @@ describe('reference forward vs transformers goldens', () => {
       console.log(`${name}: ${report.join(' ')}`);
     });
   }
+});
+
+describe('reference forward details', () => {
+  it('reads the pos-conv weight norm from weight_g/weight_v and from parametrizations.original0/1 alike', () => {
+    const model = loadHfModel(hfDir('fairseq_base_dict'));
+    const golden = loadGolden('fairseq_base_dict');
+    const input = golden.floats('input.single');
+    const renamed = new Map([...model.tensors].map(([n, t]) => [n.replace('parametrizations.weight.original0', 'weight_g').replace('parametrizations.weight.original1', 'weight_v'), t]));
+    expect(renamed.has('encoder.pos_conv_embed.conv.weight_g')).toBe(true);
+    const a = referenceForward(model, { inputValues: input.data, batch: 1, length: 16000 });
+    const b = referenceForward({ ...model, tensors: renamed }, { inputValues: input.data, batch: 1, length: 16000 });
+    expect(b.last_hidden_state!.data).toEqual(a.last_hidden_state!.data);
+  });
+
+  it('an all-ones attention mask changes nothing; a padded row only changes that row', () => {
+    const model = loadHfModel(hfDir('fairseq_large_dictconfig'));
+    const input = loadGolden('fairseq_large_dictconfig').floats('input.batch');
+    const plain = referenceForward(model, { inputValues: input.data, batch: 2, length: 16000 });
+    const ones = referenceForward(model, { inputValues: input.data, batch: 2, length: 16000, attentionMask: new Int32Array(32000).fill(1) });
+    expect(ones.last_hidden_state!.data).toEqual(plain.last_hidden_state!.data);
+    const mask = new Int32Array(32000).fill(1).fill(0, 16000 + 11000);
+    const masked = referenceForward(model, { inputValues: input.data, batch: 2, length: 16000, attentionMask: mask });
+    const per = 49 * 32;
+    expect(masked.last_hidden_state!.data.subarray(0, per)).toEqual(plain.last_hidden_state!.data.subarray(0, per));
+    expect(maxAbsDiff(masked.last_hidden_state!.data.subarray(per), plain.last_hidden_state!.data.subarray(per))).toBeGreaterThan(1e-3);
+  });
+
+  it('refuses weights whose shape disagrees with the config, naming the tensor', () => {
+    const model = loadHfModel(hfDir('fairseq_base_dict'));
+    const tensors = new Map(model.tensors);
+    tensors.set('encoder.layers.0.attention.q_proj.weight', MemoryTensor.fromFloat32([32, 16], new Float32Array(512)));
+    expect(() => referenceForward({ ...model, tensors }, { inputValues: new Float32Array(16000), batch: 1, length: 16000 })).toThrow(
+      'tensor "encoder.layers.0.attention.q_proj.weight" has shape [32, 16] but the config implies [32, 32]',
+    );
+  });
+
+  it('refuses input too short for the conv stack', () => {
+    const model = loadHfModel(hfDir('fairseq_base_dict'));
+    expect(() => referenceForward(model, { inputValues: new Float32Array(300), batch: 1, length: 300 })).toThrow(
+      expect.objectContaining({ code: 'E_VERIFY_INPUT_TOO_SHORT' }),
+    );
+  });
 });

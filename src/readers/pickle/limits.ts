@@ -19,6 +19,11 @@ export interface PickleLimits {
   maxTextNumberLength: number;
   /** Size of one pickle stream (data.pkl, or one pickle of a legacy file). */
   maxPickleBytes: number;
+  /**
+   * Values visited when the result is walked (tensor collection, toPlainJson). Shared references can make a small
+   * pickle describe an exponentially large tree (`L1 = [L0, L0]`, `L2 = [L1, L1]`, ...); this bounds the walk.
+   */
+  maxWalkSteps: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<PickleLimits> = Object.freeze({
@@ -29,6 +34,7 @@ export const DEFAULT_LIMITS: Readonly<PickleLimits> = Object.freeze({
   maxBigIntBytes: 1024,
   maxTextNumberLength: 4300, // CPython's default int_max_str_digits
   maxPickleBytes: 2 ** 31 - 1,
+  maxWalkSteps: 2_000_000,
 });
 
 export function resolveLimits(overrides: Partial<PickleLimits> = {}): PickleLimits {

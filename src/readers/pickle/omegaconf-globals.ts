@@ -12,7 +12,7 @@ import { PyObject, type PyValue } from './values.js';
 const NODE_PREFIX = 'omegaconf.nodes.';
 const NODE_CLASSES = [
   'ValueNode', 'AnyNode', 'StringNode', 'IntegerNode', 'FloatNode', 'BooleanNode', 'EnumNode', 'PathNode', 'BytesNode',
-  'InterpolationResultNode',
+  'InterpolationResultNode', 'UnionNode',
 ];
 
 /** A value node's `_val`; containers (already built, children BUILD before parents) pass through. */

@@ -1,6 +1,6 @@
 import { CorruptInputError } from '../../errors.js';
 import { type GlobalShim, type ShimContext, inert, stateMaps } from './shims.js';
-import { PyGlobal, PyObject, type PyValue } from './values.js';
+import { PyObject, type PyValue } from './values.js';
 
 /** Shims for the Python standard library and numpy globals that checkpoints use. Keys are `module.name`. */
 
@@ -118,7 +118,7 @@ export const PYTHON_SHIMS: Record<string, GlobalShim> = {
     call(args, ctx) {
       const [first, encoding] = args;
       if (first === undefined) return new Uint8Array(0);
-      if (first instanceof Uint8Array) return first.slice();
+      if (first instanceof Uint8Array) return new Uint8Array(first);
       if (typeof first === 'string' && typeof encoding === 'string') return encodeText(first, encoding, ctx) ?? inert('builtins.bytearray', args);
       if (Array.isArray(first) && first.every((b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b < 256)) {
         ctx.allocate(first.length);
@@ -148,7 +148,3 @@ export const PYTHON_SHIMS: Record<string, GlobalShim> = {
   'numpy.core.multiarray._reconstruct': { call: (args) => inert('numpy.ndarray', args) },
   'numpy._core.multiarray._reconstruct': { call: (args) => inert('numpy.ndarray', args) },
 };
-
-export function isMarker(value: PyValue, fullName: string): boolean {
-  return value instanceof PyGlobal && value.fullName === fullName;
-}

@@ -98,16 +98,21 @@ export class PickleReader {
     this.pos += n;
     return out;
   }
-  /** A `\n`-terminated line (without the newline), at most `max` bytes long. */
-  private line(at: number, op: number, max: number): string {
-    const end = this.bytes.indexOf(0x0a, this.pos);
-    if (end < 0) {
-      if (this.bytes.byteLength - this.pos > max) throw this.limit('maxTextNumberLength', at, 'an unterminated text argument');
-      throw new CorruptInputError('E_PICKLE_TRUNCATED', `${this.where(at, op)}: text argument has no terminating newline (truncated pickle)`, { offset: at });
+  /**
+   * A `\n`-terminated line (without the newline). Text numbers are capped by limits.maxTextNumberLength, global
+   * names by MAX_NAME_LENGTH, strings only by the bytes that remain. The newline search never looks past the cap.
+   */
+  private line(at: number, op: number, cap: 'number' | 'name' | 'text'): string {
+    const max = cap === 'number' ? this.limits.maxTextNumberLength : cap === 'name' ? MAX_NAME_LENGTH : this.bytes.byteLength;
+    const window = this.bytes.subarray(this.pos, Math.min(this.bytes.byteLength, this.pos + max + 1));
+    const length = window.indexOf(0x0a);
+    if (length < 0 && window.byteLength > max) {
+      if (cap === 'number') throw this.limit('maxTextNumberLength', at, 'a text number');
+      throw this.corrupt('E_PICKLE_BAD_GLOBAL', at, op, `module or name longer than ${MAX_NAME_LENGTH} bytes`);
     }
-    if (end - this.pos > max) throw this.limit('maxTextNumberLength', at, `a ${end - this.pos}-byte text argument`);
-    const text = latin1.decode(this.bytes.subarray(this.pos, end));
-    this.pos = end + 1;
+    if (length < 0) throw this.corrupt('E_PICKLE_TRUNCATED', at, op, 'text argument has no terminating newline (truncated pickle)');
+    const text = latin1.decode(window.subarray(0, length));
+    this.pos += length + 1;
     return text;
   }
   private utf8(bytes: Uint8Array, at: number, op: number): string {
@@ -136,7 +141,7 @@ export class PickleReader {
   }
 
   private textInt(at: number, op: number): boolean | number | bigint {
-    let text = this.line(at, op, this.limits.maxTextNumberLength);
+    let text = this.line(at, op, 'number');
     if (op === Op.INT && text === '00') return false;
     if (op === Op.INT && text === '01') return true;
     if (op === Op.LONG && text.endsWith('L')) text = text.slice(0, -1);
@@ -146,7 +151,7 @@ export class PickleReader {
   }
 
   private textFloat(at: number, op: number): number {
-    const text = this.line(at, op, this.limits.maxTextNumberLength).trim();
+    const text = this.line(at, op, 'number').trim();
     if (/^[+-]?inf(inity)?$/i.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
     if (/^[+-]?nan$/i.test(text)) return NaN;
     if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) throw this.corrupt('E_PICKLE_BAD_NUMBER', at, op, `not a float: ${JSON.stringify(text.slice(0, 40))}`);
@@ -155,7 +160,7 @@ export class PickleReader {
 
   /** Protocol-0 STRING: a Python repr, quoted, with backslash escapes. */
   private quotedString(at: number, op: number): string {
-    const raw = this.line(at, op, this.bytes.byteLength);
+    const raw = this.line(at, op, 'text');
     const q = raw[0];
     if (raw.length < 2 || (q !== "'" && q !== '"') || raw[raw.length - 1] !== q) {
       throw this.corrupt('E_PICKLE_BAD_STRING', at, op, 'STRING argument is not quoted');
@@ -190,7 +195,7 @@ export class PickleReader {
 
   /** Protocol-0 UNICODE: raw-unicode-escape (latin-1 with \uXXXX and \UXXXXXXXX). */
   private rawUnicode(at: number, op: number): string {
-    const raw = this.line(at, op, this.bytes.byteLength);
+    const raw = this.line(at, op, 'text');
     return raw.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u4: string | undefined, u8: string | undefined) => {
       const code = parseInt((u4 ?? u8)!, 16);
       if (code > 0x10ffff) throw this.corrupt('E_PICKLE_BAD_STRING', at, op, `invalid code point \\U${u8}`);
@@ -199,8 +204,8 @@ export class PickleReader {
   }
 
   private globalName(at: number, op: number): readonly [string, string] {
-    const module = this.line(at, op, MAX_NAME_LENGTH);
-    const name = this.line(at, op, MAX_NAME_LENGTH);
+    const module = this.line(at, op, 'name');
+    const name = this.line(at, op, 'name');
     return [module, name];
   }
 
@@ -240,7 +245,7 @@ export class PickleReader {
       case Op.FLOAT:
         return this.textFloat(at, op);
       case Op.GET: case Op.PUT: {
-        const text = this.line(at, op, this.limits.maxTextNumberLength);
+        const text = this.line(at, op, 'number');
         if (!/^\d+$/.test(text)) throw this.corrupt('E_PICKLE_BAD_NUMBER', at, op, `memo key is not a number: ${JSON.stringify(text.slice(0, 40))}`);
         return Number(text);
       }
@@ -249,7 +254,7 @@ export class PickleReader {
       case Op.UNICODE:
         return this.rawUnicode(at, op);
       case Op.PERSID:
-        return this.line(at, op, this.bytes.byteLength);
+        return this.line(at, op, 'text');
       case Op.GLOBAL: case Op.INST:
         return this.globalName(at, op);
       case Op.SHORT_BINSTRING:

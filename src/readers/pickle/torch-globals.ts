@@ -1,6 +1,5 @@
-import type { DType } from '../../dtype.js';
+import { DTYPE_SIZE, type DType } from '../../dtype.js';
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
-import { DTYPE_SIZE } from '../../dtype.js';
 import { LazyTensor, TorchStorage } from '../lazy-tensor.js';
 import { type GlobalShim, type ShimContext, inert } from './shims.js';
 import { PyGlobal, type PyValue } from './values.js';

@@ -46,6 +46,9 @@ class Machine implements ShimContext {
   private readonly memo = new Map<number, PyValue>();
   /** Placeholders made by a shim that has a BUILD hook. */
   private readonly builders = new WeakMap<object, GlobalShim>();
+  /** Each distinct global is resolved once; its PyGlobal is shared and knows its shim. */
+  private readonly resolved = new Map<string, { global: PyGlobal; shim: GlobalShim | null }>();
+  private readonly shims = new WeakMap<PyGlobal, GlobalShim | null>();
   /** Nesting depth of containers that hold containers, tracked as values are inserted (deep values fail early). */
   private readonly depths = new WeakMap<object, number>();
   private objects = 0;
@@ -116,12 +119,17 @@ class Machine implements ShimContext {
   }
 
   private global(module: string, name: string): PyGlobal {
-    const resolved = resolveGlobal(module, name, this.options.strict ?? false, this.where);
-    const uses = this.options.globals;
-    if (uses) {
-      if (!uses.has(resolved.fullName)) uses.set(resolved.fullName, { name: resolved.fullName, count: 0, handling: resolved.handling });
+    const key = `${module}\u0000${name}`;
+    let resolved = this.resolved.get(key);
+    if (!resolved) {
+      const r = resolveGlobal(module, name, this.options.strict ?? false, this.where);
+      resolved = { global: new PyGlobal(r.module, r.name), shim: r.shim };
+      this.resolved.set(key, resolved);
+      this.shims.set(resolved.global, r.shim);
+      const uses = this.options.globals;
+      if (uses && !uses.has(r.fullName)) uses.set(r.fullName, { name: r.fullName, count: 0, handling: r.handling });
     }
-    return new PyGlobal(resolved.module, resolved.name);
+    return resolved.global;
   }
 
   private used(global: PyGlobal): void {
@@ -135,9 +143,7 @@ class Machine implements ShimContext {
   }
 
   private shimOf(value: PyValue): GlobalShim | undefined {
-    if (!(value instanceof PyGlobal)) return undefined;
-    // resolveGlobal already ran for every PyGlobal on the stack; this only looks the shim up
-    return resolveGlobal(value.module, value.name, false, this.where).shim ?? undefined;
+    return value instanceof PyGlobal ? (this.shims.get(value) ?? undefined) : undefined;
   }
 
   private remember(shim: GlobalShim, value: PyValue): PyValue {
@@ -176,6 +182,7 @@ class Machine implements ShimContext {
       target.state = state;
       return;
     }
+    if (Object.isFrozen(target)) throw this.corrupt('E_PICKLE_BAD_BUILD', 'BUILD on a tuple');
     if (target instanceof Map || Array.isArray(target) || target instanceof LazyTensor) {
       // e.g. the `_metadata` of a state_dict: attributes, kept off the items
       for (const attrs of stateMaps(state)) for (const [k, v] of attrs) setPyAttribute(target, String(k), v);
@@ -270,7 +277,7 @@ class Machine implements ShimContext {
           this.push(arg as PyValue);
           break;
         case Op.BINBYTES: case Op.SHORT_BINBYTES: case Op.BINBYTES8: case Op.BYTEARRAY8:
-          this.push((arg as Uint8Array).slice()); // a copy: never keep the whole pickle alive through a view
+          this.push(new Uint8Array(arg as Uint8Array)); // a copy (also for Buffers): never keep the pickle alive through a view
           break;
         case Op.EMPTY_TUPLE:
           this.push(Object.freeze([]));

@@ -1,5 +1,6 @@
 import { CorruptInputError } from '../../errors.js';
 import { LazyTensor, TorchStorage } from '../lazy-tensor.js';
+import { DEFAULT_LIMITS } from './limits.js';
 
 /**
  * The JS shape of Python values read from a pickle (see docs/ARCHITECTURE.md):
@@ -100,10 +101,30 @@ export function pyGet(value: PyValue | undefined, ...keys: Array<string | number
 
 export type PlainJson = null | boolean | number | string | PlainJson[] | { [key: string]: PlainJson };
 
-function tooDeep(maxDepth: number): CorruptInputError {
-  return new CorruptInputError('E_PICKLE_LIMIT', `value nesting deeper than maxDepth=${maxDepth} (raise limits.maxDepth if the file is trusted)`, {
-    limit: 'maxDepth',
-  });
+/** Bounds for walking a value tree: its depth, and the number of values visited (shared references repeat). */
+export interface WalkLimits {
+  maxDepth: number;
+  maxWalkSteps: number;
+}
+
+/** Counts the steps of one walk and refuses trees that are too deep or too large. */
+export class WalkBudget {
+  private steps = 0;
+  constructor(private readonly limits: WalkLimits) {}
+  step(depth: number, where: () => string): void {
+    if (depth > this.limits.maxDepth) {
+      throw new CorruptInputError('E_PICKLE_LIMIT', `value nesting at ${where()} is deeper than limits.maxDepth=${this.limits.maxDepth} (raise it if the file is trusted)`, {
+        limit: 'maxDepth',
+      });
+    }
+    if (++this.steps > this.limits.maxWalkSteps) {
+      throw new CorruptInputError(
+        'E_PICKLE_LIMIT',
+        `walking the unpickled value visits more than limits.maxWalkSteps=${this.limits.maxWalkSteps} values (shared references expand it; raise the limit if the file is trusted)`,
+        { limit: 'maxWalkSteps' },
+      );
+    }
+  }
 }
 
 function keyString(key: PyValue): string {
@@ -116,10 +137,11 @@ function keyString(key: PyValue): string {
  * A JSON-safe view for reports and `inspect`: Maps→objects, tensors→`{tensor: dtype, shape}`, bigints→strings,
  * bytes→`{bytes: length}`, non-finite floats→strings, PyObjects→`{object: className, ...}`, cycles→`"<cycle>"`.
  */
-export function toPlainJson(value: PyValue, maxDepth = 1000): PlainJson {
+export function toPlainJson(value: PyValue, limits: Partial<WalkLimits> = {}): PlainJson {
+  const budget = new WalkBudget({ maxDepth: limits.maxDepth ?? DEFAULT_LIMITS.maxDepth, maxWalkSteps: limits.maxWalkSteps ?? DEFAULT_LIMITS.maxWalkSteps });
   const onPath = new Set<object>();
   const walk = (v: PyValue, depth: number): PlainJson => {
-    if (depth > maxDepth) throw tooDeep(maxDepth);
+    budget.step(depth, () => `depth ${depth}`);
     if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
     if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
     if (typeof v === 'bigint') return v.toString();

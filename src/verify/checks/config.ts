@@ -211,13 +211,37 @@ function tensorItems(model: HfModel): CheckItem[] {
   return items;
 }
 
+/** preprocessor_config.json: what transformers / transformers.js need to feed the model (formats.md §0, §1.4). */
+function preprocessorItem(model: HfModel): CheckItem {
+  const p = model.preprocessor as unknown as Record<string, unknown>;
+  const subject = 'preprocessor';
+  if (Object.keys(p).length === 0) return { subject, passed: false, message: 'the folder has no preprocessor_config.json; transformers and transformers.js need it to prepare audio' };
+  const problems: string[] = [];
+  if (p['feature_extractor_type'] !== 'Wav2Vec2FeatureExtractor') problems.push(`feature_extractor_type is ${JSON.stringify(p['feature_extractor_type'])}, not "Wav2Vec2FeatureExtractor"`);
+  if (p['sampling_rate'] !== 16000) problems.push(`sampling_rate is ${JSON.stringify(p['sampling_rate'])}, not 16000`);
+  if (p['feature_size'] !== 1) problems.push(`feature_size is ${JSON.stringify(p['feature_size'])}, not 1`);
+  if (typeof p['do_normalize'] !== 'boolean') problems.push('do_normalize must be true or false');
+  const wantMask = model.config.feat_extract_norm === 'layer';
+  if (p['return_attention_mask'] !== wantMask) {
+    problems.push(`return_attention_mask is ${JSON.stringify(p['return_attention_mask'])} but a ${model.config.feat_extract_norm}-norm model ${wantMask ? 'needs the mask for batches' : 'was trained on zero-padded input without one'}; set it to ${wantMask}`);
+  }
+  return problems.length
+    ? { subject, passed: false, message: `preprocessor_config.json: ${problems.join('; ')}` }
+    : { subject, passed: true, message: `preprocessor_config.json: 16 kHz, do_normalize ${String(p['do_normalize'])}, return_attention_mask ${wantMask}` };
+}
+
+/**
+ * `model.config` is what transformers would use (config.json over the defaults); `rawConfig` is the file as written,
+ * held to "every field explicit and well-typed".
+ */
 export function checkConfig(model: HfModel, rawConfig: Record<string, unknown>): CheckResult {
   const items = [...fieldItems(rawConfig)];
-  const usable = items.every((i) => i.passed) || FIELDS.filter(([f]) => ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'conv_dim', 'conv_stride', 'conv_kernel', 'num_conv_pos_embeddings', 'num_conv_pos_embedding_groups', 'vocab_size', 'classifier_proj_size'].includes(f)).every(([f, ok]) => ok(rawConfig[f]));
+  const usable = items.every((i) => i.passed) || FIELDS.filter(([f]) => ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'conv_dim', 'conv_stride', 'conv_kernel', 'num_conv_pos_embeddings', 'num_conv_pos_embedding_groups', 'vocab_size', 'classifier_proj_size'].includes(f)).every(([f, ok]) => ok(model.config[f]));
   if (!usable) {
     items.push({ subject: 'weights vs config', passed: false, message: 'not compared: the config fields that decide tensor shapes are missing or invalid (see above)' });
     return checkResult('config', items);
   }
+  items.push(preprocessorItem(model));
   const structure = structureItems(model.config);
   items.push(...structure);
   if (structure.every((i) => i.passed)) items.push(...tensorItems(model));

@@ -114,7 +114,7 @@ export async function checkExpected(
   for (const set of sets) {
     const mask = set.masked ? set.input.attentionMask : null;
     const wantHidden = [...set.outputs.keys()].some((k) => k.startsWith('hidden_states.'));
-    const reference = cache.get({ key: set.input.name, inputValues: set.input.inputValues, batch: set.input.batch, length: set.input.length, mask, hiddenStates: wantHidden });
+    const reference = cache.get({ inputValues: set.input.inputValues, batch: set.input.batch, length: set.input.length, mask, hiddenStates: wantHidden });
     for (const [name, expected] of set.outputs) {
       const subject = `reference ${set.input.name} ${name}`;
       const ref = reference[name];
@@ -126,7 +126,7 @@ export async function checkExpected(
         items.push({ subject, passed: false, message: `expected ${name} has shape [${expected.shape.join(', ')}]; the reference gives [${ref.shape.join(', ')}]` });
         continue;
       }
-      const comparison = compareTensors(name, ref.data, expected.data, expected.shape, tolerances.fp32);
+      const comparison = compareTensors(name, ref.data, expected.data, expected.shape, tolerances.fp32, ['reference', 'expected']);
       items.push({ subject, passed: comparison.passed, message: comparison.passed ? 'within tolerance' : comparison.failures.join('; '), comparison });
     }
   }
@@ -140,7 +140,7 @@ export async function checkExpected(
     }
     try {
       for (const set of sets) {
-        const runItems = await compareGraphRun(graph, set.input, set.masked ? set.input.attentionMask : null, () => asRecord(set), tolerances[variant], `${variant} ${set.input.name}`);
+        const runItems = await compareGraphRun(graph, set.input, set.masked ? set.input.attentionMask : null, () => asRecord(set), tolerances[variant], `${variant} ${set.input.name}`, 'expected');
         // graph outputs the file has no values for are not failures here
         items.push(...runItems.filter((i) => i.comparison || !/no counterpart/.test(i.message)));
       }

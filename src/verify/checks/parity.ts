@@ -21,6 +21,7 @@ export async function compareGraphRun(
   expected: (wantHidden: boolean) => Record<string, { data: ArrayLike<number>; shape: number[] }>,
   tolerance: Tolerance,
   subjectPrefix: string,
+  expectedLabel = 'reference',
 ): Promise<CheckItem[]> {
   const items: CheckItem[] = [];
   let outputs: Awaited<ReturnType<OnnxGraph['run']>>;
@@ -42,7 +43,7 @@ export async function compareGraphRun(
       items.push({ subject, passed: false, message: `${graph.file} output ${name} has shape [${actual.shape.join(', ')}]; the reference has [${ref.shape.join(', ')}] (a graph of a different model?)` });
       continue;
     }
-    const comparison = compareTensors(name, actual.data, ref.data, ref.shape, tolerance);
+    const comparison = compareTensors(name, actual.data, ref.data, ref.shape, tolerance, ['onnx', expectedLabel]);
     items.push({
       subject,
       passed: comparison.passed,
@@ -84,7 +85,7 @@ export async function checkParity(
       for (const input of inputs) {
         const mask = graph.takesMask ? input.attentionMask : null;
         const reference = (wantHidden: boolean) =>
-          cache.get({ key: input.name, inputValues: input.inputValues, batch: input.batch, length: input.length, mask, hiddenStates: wantHidden });
+          cache.get({ inputValues: input.inputValues, batch: input.batch, length: input.length, mask, hiddenStates: wantHidden });
         items.push(...(await compareGraphRun(graph, input, mask, reference, tolerances[variant], `${variant} ${input.name}`)));
       }
     } finally {

@@ -165,20 +165,31 @@ function tensorItems(folder: VerifiedFolder, conversion: Conversion, report: Rec
   return items;
 }
 
+/** `model/encoder.layers.0.fc1.weight` → `model` (state-dict keys have no slash; the container path does). */
+function parentPath(path: string): string {
+  const at = path.lastIndexOf('/');
+  return at < 0 ? '' : path.slice(0, at);
+}
+
 function accountingItems(checkpoint: Checkpoint, upstream: Checkpoint | null, conversion: Conversion, report: Record<string, unknown> | null): CheckItem[] {
   const items: CheckItem[] = [];
   const accounted = new Set<string>();
   for (const m of conversion.mapped) if (m.source) accounted.add(m.source);
   for (const d of conversion.dropped) accounted.add(d.source);
+  // the state dicts the mapping read; tensors elsewhere (optimizer state, trainer extras) are not model weights
+  const dicts = new Set([...accounted].map(parentPath));
   const all = [...checkpoint.tensors.map((t) => t.path), ...(upstream ? upstream.tensors.map((t) => `upstream:${t.path}`) : [])];
-  const unaccounted = all.filter((p) => !accounted.has(p));
+  const inDicts = all.filter((p) => dicts.has(parentPath(p)));
+  const outside = all.length - inDicts.length;
+  const unaccounted = inDicts.filter((p) => !accounted.has(p));
   items.push({
     subject: 'source tensors accounted for',
     passed: unaccounted.length === 0,
     message:
-      unaccounted.length === 0
-        ? `all ${all.length} checkpoint tensors are mapped (${conversion.mapped.length}) or dropped by a rule (${conversion.dropped.length})`
-        : `${unaccounted.length} checkpoint tensor(s) are neither mapped nor dropped: ${unaccounted.slice(0, 8).join(', ')}${unaccounted.length > 8 ? ', …' : ''}`,
+      (unaccounted.length === 0
+        ? `all ${inDicts.length} tensors of the source state dict(s) [${[...dicts].join(', ')}] are mapped (${conversion.mapped.length}) or dropped by a rule (${conversion.dropped.length})`
+        : `${unaccounted.length} source state-dict tensor(s) are neither mapped nor dropped: ${unaccounted.slice(0, 8).join(', ')}${unaccounted.length > 8 ? ', …' : ''}`) +
+      (outside ? `; ${outside} tensor(s) outside them (optimizer or trainer state) are not model weights` : ''),
   });
   if (report) {
     const pairs = (list: unknown) => new Set((Array.isArray(list) ? list : []).map((m: { source?: unknown; target?: unknown; reason?: unknown }) => `${String(m.source)}→${String(m.target ?? m.reason)}`));

@@ -83,8 +83,8 @@ class HubertGraph {
     const bias = this.t.has(`${full}.bias`) ? this.g.init(plainInit(`${full}.bias`, this.t.get(`${full}.bias`, [w.shape[0]!]), this.ct)) : null;
     return this.g.scoped(full, () => {
       if (this.int8) {
-        const [qw, qs] = quantizedInits(`${full}.weight_quantized`, `${full}.weight_scale`, w);
-        const inputs = [x, this.g.init(qw), this.g.init(qs), ''];
+        const [qw, qs, qz] = quantizedInits(`${full}.weight_quantized`, `${full}.weight_scale`, `${full}.weight_zero_point`, w);
+        const inputs = [x, this.g.init(qw), this.g.init(qs), this.g.init(qz)];
         if (bias) inputs.push(bias);
         return this.g.node('DynamicQuantizeMatMul', inputs, {}, { domain: MS_DOMAIN });
       }

@@ -88,17 +88,17 @@ export function foldedWeightNormInit(name: string, g: TensorData, v: TensorData,
 }
 
 /**
- * The int8 weight and its per-column scales for one Linear, computed once when the first of the two is written and
- * dropped after the second.
+ * The quantized weight, its per-column scales and zero points for one Linear, computed once when the first of the
+ * three is written and dropped after the last.
  */
-export function quantizedInits(weightName: string, scaleName: string, t: TensorData): [Initializer, Initializer] {
+export function quantizedInits(weightName: string, scaleName: string, zeroPointName: string, t: TensorData): [Initializer, Initializer, Initializer] {
   const [outF, inF] = t.shape as [number, number];
   let cache: QuantizedMatrix | null = null;
   let uses = 0;
   const get = (): QuantizedMatrix => {
     cache ??= quantizeLinearWeight(toFloat32(t), outF, inF);
     const q = cache;
-    if (++uses === 2) {
+    if (++uses === 3) {
       cache = null;
       uses = 0;
     }
@@ -110,5 +110,6 @@ export function quantizedInits(weightName: string, scaleName: string, t: TensorD
       return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
     }),
     computed(scaleName, ONNX_DTYPE.FLOAT, [outF], 4, () => float32Bytes(get().scales)),
+    computed(zeroPointName, ONNX_DTYPE.INT8, [outF], 1, () => (get(), new Uint8Array(outF))),
   ];
 }

@@ -1,0 +1,2 @@
+// `npm run bench` entry point: the conversion benchmark (see bench/README.md); arguments pass through.
+await import('./convert.mjs');
