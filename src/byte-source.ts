@@ -65,7 +65,10 @@ export class FileSource implements ByteSource {
     while (done < length) {
       // readSync takes at most 2 GiB per call
       const n = readSync(this.fd, out, done, Math.min(length - done, 1 << 30), offset + done);
-      if (n === 0) checkRange(this, offset + done, length - done, 'a read');
+      if (n === 0) {
+        // the file shrank after it was opened
+        throw new CorruptInputError('E_TRUNCATED', `${this.name}: the file ended at byte ${offset + done}, before the ${length} bytes asked for at ${offset}; was it modified while being read?`);
+      }
       done += n;
     }
     return out;

@@ -29,7 +29,7 @@ export interface ConvertOptions {
   strict?: boolean;
   force?: boolean;
   /** Verify the folder before publishing it; a failed check aborts the conversion (nothing is written). */
-  verify?: boolean | Omit<VerifyOptions, 'source' | 'upstream'>;
+  verify?: boolean | Omit<VerifyOptions, 'source' | 'upstream' | 'dict' | 'labels'>;
   onProgress?: (event: ProgressEvent) => void;
 }
 
@@ -128,6 +128,8 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
                 ...(typeof options.verify === 'object' ? options.verify : {}),
                 ...(isFolder ? {} : { source: input }),
                 ...(options.upstream ? { upstream: options.upstream } : {}),
+                ...(options.dict ? { dict: options.dict } : {}),
+                ...(options.labels ? { labels: options.labels } : {}),
               });
               if (!verification.passed) {
                 throw new VerificationError('E_VERIFY_FAILED', `verification of the converted folder failed, so nothing was written to ${options.out}`, {

@@ -100,11 +100,23 @@ export async function runInspect(file: string, flags: CommonFlags & { strict?: b
 
 export async function runVerify(
   dir: string,
-  flags: CommonFlags & { source?: string; upstream?: string; audio: string[]; expected?: string; atol?: number; rtol?: number; minCosine?: number },
+  flags: CommonFlags & {
+    source?: string;
+    upstream?: string;
+    dict?: string;
+    labels?: string[];
+    audio: string[];
+    expected?: string;
+    atol?: number;
+    rtol?: number;
+    minCosine?: number;
+  },
 ): Promise<void> {
   const options: VerifyOptions = {
     ...(flags.source !== undefined ? { source: flags.source } : {}),
     ...(flags.upstream !== undefined ? { upstream: flags.upstream } : {}),
+    ...(flags.dict !== undefined ? { dict: flags.dict } : {}),
+    ...(flags.labels ? { labels: flags.labels } : {}),
     ...(flags.audio.length > 0 ? { audio: flags.audio } : {}),
     ...(flags.expected !== undefined ? { expected: flags.expected } : {}),
     ...(flags.atol !== undefined ? { atol: flags.atol } : {}),

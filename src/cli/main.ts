@@ -73,6 +73,8 @@ program
   .argument('<dir>', 'a folder written by hubert-convert (or any HF HuBERT folder with onnx/)')
   .option('--source <checkpoint>', 'the original checkpoint, to check every tensor bit for bit')
   .option('--upstream <file>', 'the upstream checkpoint, for SUPERB heads')
+  .option('--dict <file>', 'the dict.ltr.txt the CTC conversion used, when the checkpoint holds none')
+  .option('--labels <a,b,...>', 'the labels the classification conversion used', list)
   .option('--audio <file>', 'add your own input (.wav 16 kHz mono, or .npy float32); repeatable', collect, [])
   .option('--expected <file>', 'activations produced elsewhere (.safetensors or .npy) to compare with')
   .option('--atol <n>', 'absolute tolerance for fp32 outputs (default 1e-4)', number)

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { referenceForward } from '../../src/verify/reference/forward.js';
 import { MemoryTensor } from '../../src/tensor.js';
+import { builtInInputs } from '../../src/verify/inputs.js';
+import { ReferenceCache } from '../../src/verify/reference-cache.js';
 import { goldenNames, hfDir, loadGolden, loadHfModel, maxAbsDiff } from './helpers.js';
 
 /** Measured worst case over all fixtures is printed; the bar is the brief's 1e-4. */
@@ -79,6 +81,21 @@ describe('reference forward details', () => {
     expect(() => referenceForward({ ...model, tensors }, { inputValues: new Float32Array(16000), batch: 1, length: 16000 })).toThrow(
       'tensor "encoder.layers.0.attention.q_proj.weight" has shape [32, 16] but the config implies [32, 32]',
     );
+  });
+
+  it('caches per batch row: the built-in batch reuses the single input as row 0, results equal a batched pass', () => {
+    const model = loadHfModel(hfDir('fairseq_base_dict'));
+    const cache = new ReferenceCache(model);
+    const [single, batch] = builtInInputs({ do_normalize: true });
+    const a = cache.get({ inputValues: single!.inputValues, batch: 1, length: 16000, mask: null, hiddenStates: false });
+    const b = cache.get({ inputValues: batch!.inputValues, batch: 2, length: 16000, mask: batch!.attentionMask, hiddenStates: false });
+    expect(cache.computed).toBe(2);
+    expect(b.last_hidden_state!.data.subarray(0, 49 * 32)).toEqual(a.last_hidden_state!.data);
+    const direct = referenceForward(model, { inputValues: batch!.inputValues, batch: 2, length: 16000, attentionMask: batch!.attentionMask });
+    expect(b.last_hidden_state!.shape).toEqual([2, 49, 32]);
+    expect(b.last_hidden_state!.data).toEqual(direct.last_hidden_state!.data);
+    cache.get({ inputValues: batch!.inputValues, batch: 2, length: 16000, mask: batch!.attentionMask, hiddenStates: false });
+    expect(cache.computed).toBe(2);
   });
 
   it('refuses input too short for the conv stack', () => {

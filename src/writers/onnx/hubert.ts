@@ -14,11 +14,12 @@
  * length formula, padded frames zeroed before the encoder, padded keys masked with float32-min, masked mean pooling.
  * hidden_states follow 5.x: for pre-LN models the last entry is the last layer's raw output (no final LayerNorm).
  */
-import { UnsupportedModelError } from '../../errors.js';
+import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
 import type { HfModel, HubertConfig } from '../../model.js';
+import type { TensorData } from '../../tensor.js';
 import { f, GraphBuilder, type Dim } from './graph.js';
 import { ONNX_DTYPE } from './proto.js';
-import { foldedWeightNormInit, ModelTensors, plainInit, quantizedInits, transposedInit, type FloatType } from './weights.js';
+import { concatRows, foldedWeightNormInit, ModelTensors, plainInit, quantizedInits, transposedInit, type FloatType } from './weights.js';
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
@@ -78,9 +79,15 @@ class HubertGraph {
     const full = encoder ? this.t.encoderPrefix + name : name;
     const w = this.t.get(`${full}.weight`);
     if (w.shape.length !== 2 || (outF !== undefined && w.shape[0] !== outF)) {
-      throw new UnsupportedModelError('E_ONNX_TENSOR_SHAPE', `${full}.weight has shape [${w.shape.join(', ')}], expected a [${outF ?? 'out'}, in] Linear weight`, { tensor: `${full}.weight` });
+      throw new CorruptInputError('E_ONNX_TENSOR_SHAPE', `tensor ${full}.weight has shape [${w.shape.join(', ')}] but the config implies a [${outF ?? 'out'}, in] Linear weight`, { tensor: `${full}.weight` });
     }
-    const bias = this.t.has(`${full}.bias`) ? this.g.init(plainInit(`${full}.bias`, this.t.get(`${full}.bias`, [w.shape[0]!]), this.ct)) : null;
+    const bias = this.t.has(`${full}.bias`) ? this.t.get(`${full}.bias`, [w.shape[0]!]) : null;
+    return this.linearFrom(x, full, w, bias);
+  }
+
+  /** x @ W^T + b with the given tensors, initializers named after `full`. */
+  linearFrom(x: string, full: string, w: TensorData, b: TensorData | null): string {
+    const bias = b ? this.g.init(plainInit(`${full}.bias`, b, this.ct)) : null;
     return this.g.scoped(full, () => {
       if (this.int8) {
         const [qw, qs, qz] = quantizedInits(`${full}.weight_quantized`, `${full}.weight_scale`, `${full}.weight_zero_point`, w);
@@ -237,9 +244,16 @@ class HubertGraph {
     const headDim = cfg.hidden_size / heads;
     return g.scoped(name, () => {
       const split = (y: string, perm: number[]): string => this.transpose(g.node('Reshape', [y, g.i64([0, 0, heads, headDim])]), perm);
-      const q = split(g.node('Mul', [this.linear(x, `${name}.q_proj`), g.scalar(headDim ** -0.5, this.ct)]), [0, 2, 1, 3]);
-      const k = split(this.linear(x, `${name}.k_proj`), [0, 2, 3, 1]);
-      const v = split(this.linear(x, `${name}.v_proj`), [0, 2, 1, 3]);
+      // q, k and v as one MatMul (one pass over x, one activation quantization in int8), then split
+      const H = cfg.hidden_size;
+      const full = this.t.encoderPrefix + name;
+      const projections = ['q_proj', 'k_proj', 'v_proj'].map((p) => `${full}.${p}`);
+      const weight = concatRows(projections.map((p) => this.t.get(`${p}.weight`, [H, H])));
+      const bias = projections.every((p) => this.t.has(`${p}.bias`)) ? concatRows(projections.map((p) => this.t.get(`${p}.bias`, [H]))) : null;
+      const [q0, k0, v0] = g.nodeN('Split', [this.linearFrom(x, `${full}.qkv_proj`, weight, bias), g.i64([H, H, H])], { axis: -1 }, { outputs: 3 });
+      const q = split(g.node('Mul', [q0!, g.scalar(headDim ** -0.5, this.ct)]), [0, 2, 1, 3]);
+      const k = split(k0!, [0, 2, 3, 1]);
+      const v = split(v0!, [0, 2, 1, 3]);
       const scores = g.node('MatMul', [q, k]);
       const probs = this.island(scores, (s) => g.node('Softmax', [additiveMask ? g.node('Add', [s, additiveMask]) : s], { axis: -1 }));
       const ctx = g.node('Reshape', [this.transpose(g.node('MatMul', [probs, v]), [0, 2, 1, 3]), g.i64([0, 0, cfg.hidden_size])]);

@@ -4,7 +4,7 @@
  */
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
 import { DTYPE_SIZE } from '../../dtype.js';
-import { castTensor, numelOf, toFloat32, toFloat64, type TensorData } from '../../tensor.js';
+import { castTensor, DEFAULT_CHUNK_BYTES, numelOf, toFloat32, toFloat64, type TensorData } from '../../tensor.js';
 import { float32Bytes, float32ToHalfBytes } from './fp16.js';
 import type { Initializer } from './graph.js';
 import { ONNX_DTYPE, type OnnxDType } from './proto.js';
@@ -112,4 +112,26 @@ export function quantizedInits(weightName: string, scaleName: string, zeroPointN
     computed(scaleName, ONNX_DTYPE.FLOAT, [outF], 4, () => float32Bytes(get().scales)),
     computed(zeroPointName, ONNX_DTYPE.INT8, [outF], 1, () => (get(), new Uint8Array(outF))),
   ];
+}
+
+/** Tensors of equal trailing shape stacked along dim 0 (as float32): row-major concatenation is byte concatenation. */
+export function concatRows(parts: readonly TensorData[]): TensorData {
+  const f32 = parts.map((p) => castTensor(p, 'F32'));
+  const rest = parts[0]!.shape.slice(1);
+  const shape = [parts.reduce((a, p) => a + p.shape[0]!, 0), ...rest];
+  const byteLength = f32.reduce((a, p) => a + p.byteLength, 0);
+  return {
+    dtype: 'F32',
+    shape,
+    byteLength,
+    bytes() {
+      const out = new Uint8Array(byteLength);
+      let at = 0;
+      for (const p of f32) for (const c of p.chunks()) (out.set(c, at), (at += c.byteLength));
+      return out;
+    },
+    *chunks(maxBytes = DEFAULT_CHUNK_BYTES) {
+      for (const p of f32) yield* p.chunks(maxBytes);
+    },
+  };
 }
