@@ -29,10 +29,13 @@ const { values: opts } = parseArgs({
     onnx: { type: 'boolean', default: true },
     verify: { type: 'boolean', default: true },
     json: { type: 'string' },
+    // another build of hubert-convert (e.g. before a change), timed in the same rounds as "before"
+    'baseline-dist': { type: 'string' },
   },
   allowNegative: true,
 });
 const RUNS = Math.max(1, Number(opts.runs));
+const BASELINE_CLI = opts['baseline-dist'] ? join(resolve(opts['baseline-dist']), 'cli', 'main.js') : undefined;
 const sizes = opts.sizes.split(',').filter(Boolean);
 if (opts.xlarge && !sizes.includes('xlarge')) sizes.push('xlarge');
 const hasPython = opts.python && existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch, safetensors'], { stdio: 'ignore' }).status === 0;
@@ -66,7 +69,8 @@ function timed(cmd, args) {
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1] ?? NaN) * 1024;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-3000)}`);
-  return { wall, rss: rss / MB, stdout: r.stdout };
+  const seconds = (label) => Number(new RegExp(`${label} time \\(seconds\\): ([\\d.]+)`).exec(r.stderr)?.[1] ?? NaN);
+  return { wall, rss: rss / MB, cpu: seconds('User') + seconds('System'), stdout: r.stdout };
 }
 
 function bytesUnder(path) {
@@ -117,7 +121,7 @@ function benchSize(size) {
   const bytes = statSync(file).size;
   console.error(`\n${size}: ${(bytes / MB).toFixed(0)} MB checkpoint from ${generator} in ${seconds.toFixed(1)} s`);
   warm(file);
-  const r = { checkpointBytes: bytes, generator, cp: [], ours: [], python: [], onnx: [], onnxCp: [] };
+  const r = { checkpointBytes: bytes, generator, cp: [], ours: [], before: [], python: [], onnx: [], onnxCp: [] };
   const cpOut = join(work, 'cp.pt');
   const ourOut = join(work, 'ours');
   const pyOut = join(work, 'py');
@@ -129,12 +133,16 @@ function benchSize(size) {
     if (i === 0) r.oursSha = sha256File(join(ourOut, 'model.safetensors'));
     if (i === 0) r.outputBytes = bytesUnder(join(ourOut, 'model.safetensors'));
     rmSync(ourOut, { recursive: true });
+    if (BASELINE_CLI) {
+      r.before.push(timed(process.execPath, [BASELINE_CLI, ...convertArgs(file, ourOut).slice(1)]));
+      rmSync(ourOut, { recursive: true });
+    }
     if (hasPython && size !== 'xlarge') {
       r.python.push(timed(PYTHON, [join(HERE, 'python_convert.py'), file, pyOut]));
       if (i === 0) r.pythonSha = sha256File(join(pyOut, 'model.safetensors'));
       rmSync(pyOut, { recursive: true });
     }
-    console.error(`  round ${i + 1}: cp ${r.cp.at(-1).wall.toFixed(2)} s, ours ${ours.wall.toFixed(2)} s / ${ours.rss.toFixed(0)} MB${r.python.length ? `, python ${r.python.at(-1).wall.toFixed(2)} s / ${r.python.at(-1).rss.toFixed(0)} MB` : ''}`);
+    console.error(`  round ${i + 1}: cp ${r.cp.at(-1).wall.toFixed(2)} s, ours ${ours.wall.toFixed(2)} s / ${ours.rss.toFixed(0)} MB${r.before.length ? `, before ${r.before.at(-1).wall.toFixed(2)} s / ${r.before.at(-1).rss.toFixed(0)} MB` : ''}${r.python.length ? `, python ${r.python.at(-1).wall.toFixed(2)} s / ${r.python.at(-1).rss.toFixed(0)} MB` : ''}`);
   }
   if (opts.onnx && size !== 'xlarge') {
     const onnxOut = join(work, 'onnx');
@@ -152,7 +160,8 @@ function benchSize(size) {
       rmSync(copy, { recursive: true });
       if (size === 'base' && opts.verify && i === RUNS - 1) {
         r.verify = [];
-        for (let k = 0; k < RUNS; k++) {
+        // one run: verify of base takes ~40 s
+        for (let k = 0; k < 1; k++) {
           try {
             r.verify.push(timed(process.execPath, [CLI, 'verify', onnxOut, '--source', file, '--quiet', '--json']));
           } catch (error) {
@@ -195,10 +204,11 @@ results.machine.loadAtEnd = loadavg().map((x) => x.toFixed(2)).join(' ');
 // ---------------------------------------------------------------------------------------------------------------
 const s = (runs) => (runs.length ? median(runs.map((x) => x.wall)) : NaN);
 const m = (runs) => (runs.length ? median(runs.map((x) => x.rss)) : NaN);
+const c = (runs) => (runs.length ? median(runs.map((x) => x.cpu)) : NaN);
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '—');
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '—');
 const lines = [];
-lines.push(`Medians of ${RUNS} runs; wall seconds, peak RSS in MB (10^6 bytes); page cache warm; \`sync\` before each command.`);
+lines.push(`Medians of ${RUNS} runs; wall seconds (CPU seconds, user+sys, in parentheses), peak RSS in MB (10^6 bytes); page cache warm; \`sync\` before each command.`);
 lines.push('');
 lines.push('| model | checkpoint | cp s | ours s | ours RSS | ours/cp | python s | python RSS | python/ours | same bytes as python |');
 lines.push('|---|---|---|---|---|---|---|---|---|---|');
@@ -207,8 +217,14 @@ for (const [size, r] of Object.entries(results.sizes)) {
   const ours = s(r.ours);
   const py = s(r.python);
   lines.push(
-    `| ${size} | ${f0(r.checkpointBytes / MB)} MB | ${f2(cp)} | ${f2(ours)} | ${f0(m(r.ours))} | ${f2(ours / cp)}× | ${f2(py)} | ${f0(m(r.python))} | ${f2(py / ours)}× | ${r.pythonSha ? (r.pythonSha === r.oursSha ? 'yes' : 'NO') : '—'} |`,
+    `| ${size} | ${f0(r.checkpointBytes / MB)} MB | ${f2(cp)} (${f2(c(r.cp))}) | ${f2(ours)} (${f2(c(r.ours))}) | ${f0(m(r.ours))} | ${f2(ours / cp)}× | ${f2(py)} (${f2(c(r.python))}) | ${f0(m(r.python))} | ${f2(py / ours)}× | ${r.pythonSha ? (r.pythonSha === r.oursSha ? 'yes' : 'NO') : '—'} |`,
   );
+}
+if (BASELINE_CLI) {
+  lines.push('', `| model | before (${opts['baseline-dist']}) s | before RSS | before/cp | ours s | before/ours |`, '|---|---|---|---|---|---|');
+  for (const [size, r] of Object.entries(results.sizes)) {
+    lines.push(`| ${size} | ${f2(s(r.before))} | ${f0(m(r.before))} | ${f2(s(r.before) / s(r.cp))}× | ${f2(s(r.ours))} | ${f2(s(r.before) / s(r.ours))}× |`);
+  }
 }
 const onnxRows = Object.entries(results.sizes).filter(([, r]) => r.onnx.length || r.onnxError);
 if (onnxRows.length) {
@@ -220,7 +236,7 @@ if (onnxRows.length) {
 }
 const base = results.sizes.base;
 if (base?.verify?.length || base?.verifyError) {
-  lines.push('', base.verifyError ? `verify (base): failed: ${base.verifyError.slice(0, 300)}` : `verify --source (base, fp32 ONNX folder): ${f2(s(base.verify))} s, ${f0(m(base.verify))} MB, passed: ${base.verifyPassed}`);
+  lines.push('', base.verifyError ? `verify (base): failed: ${base.verifyError.slice(0, 300)}` : `verify --source (base, fp32 ONNX folder, 1 run): ${f2(s(base.verify))} s, ${f0(m(base.verify))} MB, passed: ${base.verifyPassed}`);
 }
 if (results.inspect) {
   const i = results.inspect;
@@ -230,8 +246,8 @@ lines.push('', `machine: ${results.machine.cpus}; node ${results.machine.node}; 
 lines.push('```', results.machine.memory, '```');
 console.log(lines.join('\n'));
 if (opts.json) {
-  const strip = (runs) => runs?.map(({ wall, rss }) => ({ wall, rss }));
-  for (const r of Object.values(results.sizes)) for (const k of ['cp', 'ours', 'python', 'onnx', 'onnxCp', 'verify']) if (r[k]) r[k] = strip(r[k]);
+  const strip = (runs) => runs?.map(({ wall, rss, cpu }) => ({ wall, rss, cpu }));
+  for (const r of Object.values(results.sizes)) for (const k of ['cp', 'ours', 'before', 'python', 'onnx', 'onnxCp', 'verify']) if (r[k]) r[k] = strip(r[k]);
   if (results.inspect) results.inspect.runs = strip(results.inspect.runs);
   (await import('node:fs')).writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
 }

@@ -1,5 +1,7 @@
 // onnxruntime-node latency of our HuBERT-base ONNX graphs (fp32, int8) against the torch.onnx.export peer (fp32).
-// Usage: npm run build && node bench/onnx-latency.mjs [--seconds 10] [--runs 7] [--threads 2] [--keep]
+// Usage: npm run build && node bench/onnx-latency.mjs [--seconds 10] [--runs 7] [--threads 2] [--keep] [--hf DIR]
+// (--hf: reuse a folder made by make_peer_onnx.py). Besides wall time it reports process CPU time per run (all
+// onnxruntime threads), which stays comparable when other processes compete for the cores.
 // Weights: a random-weight HuBERT-base (95M parameters). When a Python with torch + transformers exists
 // (/work/venv/bin/python, else python3), bench/make_peer_onnx.py makes the model, saves it as an HF folder and exports
 // the peer graph; we build ours from that same folder. Without Python the model is generated here and there is no peer.
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '7' },
     threads: { type: 'string', default: '2' },
     keep: { type: 'boolean', default: false },
+    hf: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -126,24 +129,29 @@ async function openSession(label, path, input) {
   const feeds = { input_values: new ort.Tensor('float32', input, [1, input.length]) };
   let output;
   for (let i = 0; i < 2; i++) output = (await session.run(feeds))[session.outputNames[0]].data; // warm-up
-  return { label, session, feeds, output, times: [] };
+  return { label, session, feeds, output, times: [], cpu: [] };
 }
 
 /** Runs the graphs round-robin (one run each per round) so that load from other processes hits all of them alike. */
 async function measure(graphs) {
   for (let r = 0; r < RUNS; r++) {
     for (const g of graphs) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await g.session.run(g.feeds);
       g.times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      g.cpu.push((c.user + c.system) / 1000);
     }
   }
   for (const g of graphs) {
     await g.session.release();
     g.times.sort((a, b) => a - b);
+    g.cpu.sort((a, b) => a - b);
     g.median = g.times[Math.floor(g.times.length / 2)];
     g.min = g.times[0];
-    console.log(`${g.label.padEnd(12)} median ${g.median.toFixed(0)} ms  min ${g.min.toFixed(0)} ms  max ${g.times.at(-1).toFixed(0)} ms  (${RUNS} runs)`);
+    g.cpuMedian = g.cpu[Math.floor(g.cpu.length / 2)];
+    console.log(`${g.label.padEnd(12)} wall median ${g.median.toFixed(0)} ms  min ${g.min.toFixed(0)} ms  max ${g.times.at(-1).toFixed(0)} ms | CPU median ${g.cpuMedian.toFixed(0)} ms  (${RUNS} runs)`);
   }
 }
 
@@ -157,13 +165,15 @@ try {
   const python = findPython();
   let model;
   let peer = null;
-  if (python) {
-    const hf = join(work, 'hf');
-    const r = spawnSync(python, [join(here, 'make_peer_onnx.py'), hf], { stdio: ['ignore', 'ignore', 'inherit'] });
-    if (r.status !== 0) throw new Error(`make_peer_onnx.py failed (exit ${r.status})`);
+  if (values.hf || python) {
+    const hf = values.hf ?? join(work, 'hf');
+    if (!values.hf) {
+      const r = spawnSync(python, [join(here, 'make_peer_onnx.py'), hf], { stdio: ['ignore', 'ignore', 'inherit'] });
+      if (r.status !== 0) throw new Error(`make_peer_onnx.py failed (exit ${r.status})`);
+    }
     model = folderModel(hf);
     peer = join(hf, 'peer.onnx');
-    console.log(`weights: random HuBERT-base from ${python} (transformers init), peer = torch.onnx.export opset 17`);
+    console.log(`weights: random HuBERT-base made by make_peer_onnx.py (transformers init), peer = torch.onnx.export opset 17`);
   } else {
     model = jsModel();
     console.log('weights: random HuBERT-base generated in JS; no Python with torch+transformers, so no peer graph');
@@ -178,7 +188,7 @@ try {
   if (peer) graphs.push(await openSession('peer fp32', peer, input));
   await measure(graphs);
   const [ours, int8, p] = graphs;
-  const ratio = (a, b) => `median ${(a.median / b.median).toFixed(2)}x, min ${(a.min / b.min).toFixed(2)}x`;
+  const ratio = (a, b) => `wall median ${(a.median / b.median).toFixed(2)}x, wall min ${(a.min / b.min).toFixed(2)}x, CPU median ${(a.cpuMedian / b.cpuMedian).toFixed(2)}x`;
   console.log(`int8 speed-up over our fp32: ${ratio(ours, int8)} (target >= 1.5x)`);
   if (p) {
     console.log(`peer fp32 / ours fp32 latency: ${ratio(p, ours)} (target >= 1)`);

@@ -124,6 +124,8 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
       ...(options.verify
         ? {
             checkBeforePublish: async (tmp: string) => {
+              const step = 'weights, config and ONNX parity';
+              options.onProgress?.({ phase: 'verify', step, done: 0, total: 1 });
               verification = await verify(tmp, {
                 ...(typeof options.verify === 'object' ? options.verify : {}),
                 ...(isFolder ? {} : { source: input }),
@@ -131,6 +133,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
                 ...(options.dict ? { dict: options.dict } : {}),
                 ...(options.labels ? { labels: options.labels } : {}),
               });
+              options.onProgress?.({ phase: 'verify', step, done: 1, total: 1 });
               if (!verification.passed) {
                 throw new VerificationError('E_VERIFY_FAILED', `verification of the converted folder failed, so nothing was written to ${options.out}`, {
                   report: verification,
@@ -140,7 +143,8 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
           }
         : {}),
     });
-    return { out: options.out, report, ...(verification ? { verification } : {}) };
+    // the checks ran in the temporary folder; report the folder as published
+    return { out: options.out, report, ...(verification ? { verification: { ...verification, folder: options.out } } : {}) };
   } finally {
     close();
   }

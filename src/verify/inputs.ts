@@ -42,26 +42,33 @@ function prng(seed: number): () => number {
   };
 }
 
+/** Harmonic amplitudes follow the slowly moving formants; recomputing them every 5 ms is plenty (and cheap). */
+const FORMANT_UPDATE_SAMPLES = 80;
+const HARMONICS = 24;
+
 export function speechLikeSignal(samples: number, seed = 1): Float32Array {
   const random = prng(seed);
   const out = new Float32Array(samples);
   const rate = MODEL_SAMPLE_RATE;
   const syllableHz = 3 + seed * 0.37;
+  const amplitude = new Float64Array(HARMONICS + 1);
   let phase = 0;
   let peak = 0;
   for (let i = 0; i < samples; i++) {
     const t = i / rate;
     const f0 = 120 + 35 * Math.sin(2 * Math.PI * 0.8 * t + seed) + 10 * Math.sin(2 * Math.PI * 5.3 * t);
     phase += (2 * Math.PI * f0) / rate;
-    const f1 = 500 + 250 * Math.sin(2 * Math.PI * 1.7 * t + seed);
-    const f2 = 1500 + 500 * Math.sin(2 * Math.PI * 1.1 * t + 2 * seed);
-    let voiced = 0;
-    for (let k = 1; k <= 24; k++) {
-      const f = k * f0;
-      if (f > rate / 2) break;
-      const formants = Math.exp(-(((f - f1) / 180) ** 2)) + 0.6 * Math.exp(-(((f - f2) / 250) ** 2)) + 0.05;
-      voiced += (formants / k) * Math.sin(k * phase);
+    if (i % FORMANT_UPDATE_SAMPLES === 0) {
+      const f1 = 500 + 250 * Math.sin(2 * Math.PI * 1.7 * t + seed);
+      const f2 = 1500 + 500 * Math.sin(2 * Math.PI * 1.1 * t + 2 * seed);
+      for (let k = 1; k <= HARMONICS; k++) {
+        const f = k * f0;
+        const formants = Math.exp(-(((f - f1) / 180) ** 2)) + 0.6 * Math.exp(-(((f - f2) / 250) ** 2)) + 0.05;
+        amplitude[k] = f < rate / 2 ? formants / k : 0;
+      }
     }
+    let voiced = 0;
+    for (let k = 1; k <= HARMONICS; k++) voiced += amplitude[k]! * Math.sin(k * phase);
     const syllable = Math.max(0, Math.sin(2 * Math.PI * syllableHz * t)) ** 1.5; // half-wave: pauses between syllables
     const fricative = Math.max(0, Math.sin(2 * Math.PI * syllableHz * t + 2.2)) ** 6;
     const noise = (random() - 0.5) * (0.02 + 0.3 * fricative);

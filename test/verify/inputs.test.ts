@@ -49,15 +49,12 @@ function npy(descr: string, shape: number[], data: Uint8Array): Uint8Array {
 describe('speech-like test signal', () => {
   it('is deterministic, seed-dependent, finite and peak-normalised to 0.6', () => {
     const a = speechLikeSignal(16000, 1);
-    expect(speechLikeSignal(16000, 1)).toEqual(a);
+    const again = speechLikeSignal(16000, 1);
+    expect(again.every((x, i) => x === a[i])).toBe(true); // (element loop: toEqual on 16k floats is slow)
     const b = speechLikeSignal(16000, 2);
-    expect(b).not.toEqual(a);
-    let peak = 0;
-    for (const x of a) {
-      expect(Number.isFinite(x)).toBe(true);
-      peak = Math.max(peak, Math.abs(x));
-    }
-    expect(peak).toBeCloseTo(0.6, 6);
+    expect(b.filter((x, i) => x !== a[i]).length).toBeGreaterThan(15000);
+    expect(a.every(Number.isFinite)).toBe(true);
+    expect(a.reduce((m, x) => Math.max(m, Math.abs(x)), 0)).toBeCloseTo(0.6, 6);
   });
 
   it('normalises like Wav2Vec2FeatureExtractor over the real samples and keeps padding at 0', () => {

@@ -2,7 +2,7 @@
  * verify() end to end on folders made by the real converter, and corrupted copies of them: each corruption must be
  * caught by the check responsible for it, with a message that names what is wrong and where.
  */
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -188,6 +188,16 @@ describe('corruptions are caught by the right check', () => {
     expect(fp32[0]!.comparison!.cosine).toBeLessThan(0.9);
     expect(parity.items.filter((i) => !i.subject.startsWith('fp32 ')).every((i) => i.passed)).toBe(true);
     expect(check(r, 'config').passed).toBe(true);
+  });
+
+  it('a truncated ONNX file: parity says onnxruntime cannot load it, the other variants still run', async () => {
+    const dir = copyFolder(good, root);
+    const path = join(dir, 'onnx/model_quantized.onnx');
+    writeFileSync(path, readFileSync(path).subarray(0, 1000));
+    const r = await verify(dir);
+    const parity = check(r, 'parity');
+    expect(failed(parity)).toEqual([expect.stringMatching(/^int8: onnxruntime cannot load onnx\/model_quantized\.onnx: .+/)]);
+    expect(parity.items.filter((i) => i.comparison).every((i) => i.passed && !i.subject.startsWith('int8'))).toBe(true);
   });
 
   it('a tampered fp16 variant: parity names the fp16 outputs that broke', async () => {

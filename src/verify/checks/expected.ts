@@ -17,7 +17,7 @@ import { toFloat64 } from '../../tensor.js';
 import { compareTensors, type Tolerance } from '../compare.js';
 import type { VerifyInput } from '../inputs.js';
 import { readNpy } from '../npy.js';
-import { openGraph, presentVariants } from '../onnx-runner.js';
+import { VARIANT_FILES, openGraph, presentVariants } from '../onnx-runner.js';
 import type { ReferenceCache } from '../reference-cache.js';
 import { type CheckItem, type CheckResult, type Variant, checkResult } from '../report.js';
 import { compareGraphRun, mainOutputOf } from './parity.js';
@@ -135,7 +135,7 @@ export async function checkExpected(
     try {
       graph = await openGraph(dir, variant);
     } catch (error) {
-      items.push({ subject: variant, passed: false, message: `onnxruntime cannot load ${variant}: ${(error as Error).message}` });
+      items.push({ subject: variant, passed: false, message: `onnxruntime cannot load ${VARIANT_FILES[variant]}: ${(error as Error).message}` });
       continue;
     }
     try {

@@ -5,7 +5,7 @@
  */
 import { compareTensors, type Tolerance } from '../compare.js';
 import type { VerifyInput } from '../inputs.js';
-import { type OnnxGraph, openGraph, presentVariants } from '../onnx-runner.js';
+import { type OnnxGraph, VARIANT_FILES, canonicalOutputName, openGraph, presentVariants } from '../onnx-runner.js';
 import type { ReferenceCache } from '../reference-cache.js';
 import { type CheckItem, type CheckResult, type Variant, checkResult, skippedCheck } from '../report.js';
 
@@ -70,7 +70,7 @@ export async function checkParity(
     try {
       graph = await openGraph(dir, variant);
     } catch (error) {
-      items.push({ subject: `${variant}`, passed: false, message: `onnxruntime cannot load ${dir}/onnx/${variant}: ${(error as Error).message}` });
+      items.push({ subject: `${variant}`, passed: false, message: `onnxruntime cannot load ${VARIANT_FILES[variant]}: ${(error as Error).message}` });
       continue;
     }
     try {
@@ -79,7 +79,7 @@ export async function checkParity(
         items.push({ subject: `${variant} inputs`, passed: false, message: `${graph.file} takes [${graph.inputNames.join(', ')}]; expected input_values (and optionally attention_mask)` });
         continue;
       }
-      if (!graph.outputNames.map((n) => n.replace(/^hidden_states_/, 'hidden_states.')).includes(main)) {
+      if (!graph.outputNames.map(canonicalOutputName).includes(main)) {
         items.push({ subject: `${variant} outputs`, passed: false, message: `${graph.file} outputs [${graph.outputNames.join(', ')}] but a ${architecture} graph must output ${main}` });
       }
       for (const input of inputs) {
