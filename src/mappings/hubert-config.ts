@@ -1,4 +1,5 @@
 import { CorruptInputError, UnsupportedModelError } from '../errors.js';
+import { HUBERT_CONFIG_DEFAULTS } from '../hf-defaults.js';
 import type { HfArchitecture, HubertConfig, PreprocessorConfig } from '../model.js';
 import type { TensorData } from '../tensor.js';
 import { parseConvFeatureLayers } from './conv-layers.js';
@@ -34,9 +35,11 @@ export function deriveHubertConfig(spec: EncoderSpec, tensors: ReadonlyMap<strin
     throw new UnsupportedModelError('E_ACTIVATION', `activation_fn "${spec.activationFn}" is not supported; HuBERT checkpoints use "gelu"`);
   }
   const config: HubertConfig = {
-    model_type: 'hubert',
+    // what a checkpoint does not determine (initialisation, CTC loss settings, token ids, head defaults, minimum
+    // mask counts) keeps transformers' defaults; everything below is derived
+    ...HUBERT_CONFIG_DEFAULTS,
     architectures: [o.architecture],
-    vocab_size: o.vocabSize ?? 32,
+    vocab_size: o.vocabSize ?? HUBERT_CONFIG_DEFAULTS.vocab_size,
     hidden_size: spec.embedDim,
     num_hidden_layers: spec.encoderLayers,
     num_attention_heads: spec.heads,
@@ -49,10 +52,9 @@ export function deriveHubertConfig(spec: EncoderSpec, tensors: ReadonlyMap<strin
     feat_proj_dropout: spec.dropoutInput,
     final_dropout: o.finalDropout,
     layerdrop: spec.layerdrop,
-    initializer_range: 0.02,
     layer_norm_eps: 1e-5, // fairseq's LayerNorm default everywhere
     feat_extract_norm: spec.extractorMode === 'layer_norm' ? 'layer' : 'group',
-    feat_extract_activation: 'gelu',
+    feat_extract_activation: 'gelu', // fairseq's conv blocks and pos-conv use GELU unconditionally
     conv_dim: conv.map((c) => c.dim),
     conv_stride: conv.map((c) => c.stride),
     conv_kernel: conv.map((c) => c.kernel),
@@ -65,17 +67,8 @@ export function deriveHubertConfig(spec: EncoderSpec, tensors: ReadonlyMap<strin
     apply_spec_augment: o.applySpecAugment,
     mask_time_prob: spec.maskProb,
     mask_time_length: spec.maskLength,
-    mask_time_min_masks: 2,
     mask_feature_prob: spec.maskChannelProb,
     mask_feature_length: spec.maskChannelLength,
-    mask_feature_min_masks: 0,
-    ctc_loss_reduction: 'sum',
-    ctc_zero_infinity: false,
-    use_weighted_layer_sum: false,
-    classifier_proj_size: 256,
-    pad_token_id: 0,
-    bos_token_id: 1,
-    eos_token_id: 2,
   };
   crossCheck(config, tensors, o.architecture === 'HubertModel' ? '' : 'hubert.');
   return config;

@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import type { PreprocessorConfig } from '../model.js';
 import { readNpy } from './npy.js';
 import { MODEL_SAMPLE_RATE, readWav } from './wav.js';
+import { mulberry32 as prng } from '../prng.js';
 
 export interface VerifyInput {
   /** "single", "batch", "audio:<file>" */
@@ -29,18 +30,6 @@ export interface VerifyInput {
  */
 export const SINGLE_SAMPLES = 16000;
 export const BATCH_SAMPLES: readonly [number, number] = [16000, 11000];
-
-/** mulberry32: a tiny seeded PRNG with good enough statistics for noise. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Harmonic amplitudes follow the slowly moving formants; recomputing them every 5 ms is plenty (and cheap). */
 const FORMANT_UPDATE_SAMPLES = 80;

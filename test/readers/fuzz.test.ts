@@ -4,30 +4,11 @@ import { describe, expect, test } from 'vitest';
 import { BufferSource } from '../../src/byte-source.js';
 import { HubertConvertError } from '../../src/errors.js';
 import { entryDataOffset, readCheckpoint, readZipEntries, toPlainJson, unpickle } from '../../src/readers/index.js';
+import { mulberry32 as prng } from '../../src/prng.js';
+import { concat } from '../helpers/bytes.js';
 
 const CHECKPOINTS = join(import.meta.dirname, '../../fixtures/checkpoints');
 
-/** mulberry32: a small seeded PRNG so every failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function mutate(input: Uint8Array, random: () => number, focus = input.length): Uint8Array {
   const int = (n: number): number => Math.floor(random() * n);

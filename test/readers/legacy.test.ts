@@ -3,6 +3,7 @@ import { CorruptInputError, UnsupportedModelError } from '../../src/errors.js';
 import { type LazyTensor, pyGet, readCheckpoint } from '../../src/readers/index.js';
 import { PickleBuilder, pickle } from '../helpers/pickle-builder.js';
 import { f32Bytes } from '../helpers/zip-builder.js';
+import { concat } from '../helpers/bytes.js';
 
 /** A legacy torch file: magic, protocol, sys_info, object pickle, sorted key list, then each storage's numel + bytes. */
 function legacyFile(opts: { object: Uint8Array; keys: string[]; storages: Array<{ numel: number; data: Uint8Array }>; littleEndian?: boolean; protocol?: number }): Uint8Array {
@@ -20,13 +21,7 @@ function legacyFile(opts: { object: Uint8Array; keys: string[]; storages: Array<
   for (const s of opts.storages) {
     parts.push(new Uint8Array(new BigInt64Array([BigInt(s.numel)]).buffer), s.data);
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(...parts);
 }
 
 /** `_rebuild_tensor_v2` over a legacy 6-tuple persistent id. */

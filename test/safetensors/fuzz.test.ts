@@ -4,18 +4,7 @@ import { expect, test } from 'vitest';
 import { CorruptInputError, UnsupportedModelError } from '../../src/errors.js';
 import { readSafetensors } from '../../src/readers/safetensors.js';
 import { DATA_DIR } from './helpers.js';
-
-/** mulberry32: a small seeded generator, so every run mutates the same way and failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as random } from '../../src/prng.js';
 
 const ITERATIONS = 3000;
 const INTERESTING = [0x00, 0x20, 0x22, 0x2c, 0x2d, 0x30, 0x31, 0x39, 0x3a, 0x5b, 0x5d, 0x5c, 0x7b, 0x7d, 0x7f, 0x80, 0xc0, 0xff];

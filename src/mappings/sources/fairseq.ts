@@ -3,6 +3,7 @@ import { CfgReader, isCfgMap } from '../cfg-fields.js';
 import { type EncoderSpec, fairseqCtcEncoderSpec, fairseqEncoderSpec } from '../encoder-spec.js';
 import { PRETRAINED_FINAL_DROPOUT, derivePreprocessor, deriveHubertConfig } from '../hubert-config.js';
 import { MappedTensors, stateDictAt } from '../state-dict.js';
+import { encoderConversion } from './encoder-conversion.js';
 import { CTC_ENCODER_PREFIX, CTC_HEAD_TABLE, fairseqHubertTable } from '../tables/fairseq.js';
 import { ctcTokenizer, dictionarySymbols, parseFairseqDict } from '../tokenizer.js';
 import type { Conversion, ConversionOptions } from '../types.js';
@@ -44,19 +45,12 @@ export function convertFairseqPretrained(root: Map<unknown, unknown>, file: stri
   const dict = stateDictAt(root, ['model'], file);
   const out = new MappedTensors();
   mapFairseqEncoder(out, dict, spec);
-  const config = deriveHubertConfig(spec, out.tensors, {
-    architecture: 'HubertModel',
+  return encoderConversion('fairseq-hubert', spec, out, {
     featProjLayerNorm: true,
     applySpecAugment: true,
     finalDropout: PRETRAINED_FINAL_DROPOUT,
+    doNormalize: task.boolean('normalize', false),
   });
-  return {
-    kind: 'fairseq-hubert',
-    model: { architecture: 'HubertModel', config, preprocessor: derivePreprocessor(config, task.boolean('normalize', false)), tensors: out.tensors },
-    mapped: out.mapped,
-    dropped: out.dropped,
-    warnings: [],
-  };
 }
 
 export function convertFairseqCtc(root: Map<unknown, unknown>, file: string, options: ConversionOptions): Conversion {

@@ -1,10 +1,11 @@
 import { CorruptInputError, UnsupportedModelError, UsageError } from '../../errors.js';
 import { CfgReader, isCfgMap } from '../cfg-fields.js';
 import { distillerEncoderSpec, fairseqEncoderSpec } from '../encoder-spec.js';
-import { PRETRAINED_FINAL_DROPOUT, derivePreprocessor, deriveHubertConfig } from '../hubert-config.js';
+import { PRETRAINED_FINAL_DROPOUT } from '../hubert-config.js';
 import { MappedTensors, stateDictAt } from '../state-dict.js';
 import { DISTILHUBERT_TABLE, SUPERB_DOWNSTREAM_TABLE, SUPERB_FEATURIZER_TABLE } from '../tables/s3prl.js';
 import type { Conversion, ConversionOptions } from '../types.js';
+import { encoderConversion } from './encoder-conversion.js';
 import { mapFairseqEncoder } from './fairseq.js';
 
 function section(root: Map<unknown, unknown>, path: string[], file: string, what: string): CfgReader {
@@ -20,14 +21,12 @@ export function convertS3prlHubert(root: Map<unknown, unknown>, file: string): C
   const task = section(root, ['task_cfg'], file, 'the fairseq task config');
   const out = new MappedTensors();
   mapFairseqEncoder(out, stateDictAt(root, ['model_weight'], file), spec);
-  const config = deriveHubertConfig(spec, out.tensors, { architecture: 'HubertModel', featProjLayerNorm: true, applySpecAugment: true, finalDropout: PRETRAINED_FINAL_DROPOUT });
-  return {
-    kind: 's3prl-hubert',
-    model: { architecture: 'HubertModel', config, preprocessor: derivePreprocessor(config, task.boolean('normalize', false)), tensors: out.tensors },
-    mapped: out.mapped,
-    dropped: out.dropped,
-    warnings: [],
-  };
+  return encoderConversion('s3prl-hubert', spec, out, {
+    featProjLayerNorm: true,
+    applySpecAugment: true,
+    finalDropout: PRETRAINED_FINAL_DROPOUT,
+    doNormalize: task.boolean('normalize', false),
+  });
 }
 
 /** DistilHuBERT as s3prl's distiller pretraining saves it (`Distiller` state dict, `Config.distiller`). */
@@ -35,20 +34,12 @@ export function convertDistilHubert(root: Map<unknown, unknown>, file: string): 
   const spec = distillerEncoderSpec(section(root, ['Config', 'distiller'], file, 'the DistillerConfig'));
   const out = new MappedTensors();
   out.add(stateDictAt(root, ['Distiller'], file), DISTILHUBERT_TABLE);
-  const config = deriveHubertConfig(spec, out.tensors, {
-    architecture: 'HubertModel',
+  return encoderConversion('distilhubert', spec, out, {
     featProjLayerNorm: false, // the distiller has no LayerNorm before post_extract_proj
     applySpecAugment: false,
     finalDropout: 0.0,
+    doNormalize: false, // s3prl's distiller upstream feeds raw waveforms, as HF's DistilHuBERT port does
   });
-  return {
-    kind: 'distilhubert',
-    // s3prl's distiller upstream feeds raw waveforms (no normalisation), as HF's DistilHuBERT port does
-    model: { architecture: 'HubertModel', config, preprocessor: derivePreprocessor(config, false), tensors: out.tensors },
-    mapped: out.mapped,
-    dropped: out.dropped,
-    warnings: [],
-  };
 }
 
 /**
