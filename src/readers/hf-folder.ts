@@ -16,6 +16,10 @@ const WEIGHT_NORM_ALIASES: ReadonlyArray<[string, string]> = [
 const ARCHITECTURES: readonly HfArchitecture[] = ['HubertModel', 'HubertForCTC', 'HubertForSequenceClassification'];
 
 export interface HfFolder {
+  dir: string;
+  /** config.json exactly as written (checks must see missing or wrong fields, not the defaults filled in). */
+  rawConfig: Record<string, unknown>;
+  /** `rawConfig` over transformers' defaults: what from_pretrained sees. */
   model: HfModel;
   /** The weight files read, relative to the folder. */
   weightFiles: string[];
@@ -25,14 +29,16 @@ export interface HfFolder {
   close(): void;
 }
 
-function readJson(path: string): Record<string, unknown> {
+export function readJsonObject(path: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new CorruptInputError('E_BAD_JSON', `${path}: not valid JSON (${(error as Error).message})`);
+    throw new CorruptInputError('E_BAD_JSON', `${path} is not valid JSON (${(error as Error).message}); re-run the conversion to rewrite it`, { file: path });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CorruptInputError('E_BAD_JSON', `${path}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CorruptInputError('E_BAD_JSON', `${path} must hold a JSON object`, { file: path });
+  }
   return value as Record<string, unknown>;
 }
 
@@ -56,10 +62,12 @@ function architectureOf(config: Record<string, unknown>, names: Iterable<string>
  * `hubert.` prefix on a bare HubertModel.
  */
 export function readHfFolder(dir: string): HfFolder {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new FileSystemError('E_NOT_A_FOLDER', `${dir} is not a folder`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new FileSystemError('E_NOT_A_FOLDER', `${dir} is not a folder; pass a Hugging Face model folder (e.g. one written by hubert-convert)`, { dir });
+  }
   const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new FileSystemError('E_NO_CONFIG_JSON', `${dir}: no config.json; is this a Hugging Face model folder?`);
-  const rawConfig = readJson(configPath);
+  if (!existsSync(configPath)) throw new FileSystemError('E_NO_CONFIG_JSON', `${dir} has no config.json; is this a Hugging Face model folder?`, { dir });
+  const rawConfig = readJsonObject(configPath);
   if (rawConfig['model_type'] !== 'hubert') {
     throw new UnsupportedModelError('E_UNSUPPORTED_MODEL', `${configPath}: model_type is ${JSON.stringify(rawConfig['model_type'])}; hubert-convert handles "hubert" models`);
   }
@@ -92,13 +100,7 @@ export function readHfFolder(dir: string): HfFolder {
   }
 
   const convDim = Array.isArray(rawConfig['conv_dim']) ? (rawConfig['conv_dim'] as unknown[]) : HUBERT_CONFIG_DEFAULTS.conv_dim;
-  const config: HubertConfig = {
-    ...HUBERT_CONFIG_DEFAULTS,
-    ...rawConfig,
-    model_type: 'hubert',
-    architectures: [architecture],
-    num_feat_extract_layers: convDim.length,
-  } as HubertConfig;
+  const config = { ...HUBERT_CONFIG_DEFAULTS, num_feat_extract_layers: convDim.length, ...rawConfig, architectures: [architecture] } as HubertConfig;
 
   const preprocessorPath = join(dir, 'preprocessor_config.json');
   let preprocessor: PreprocessorConfig;
@@ -112,10 +114,10 @@ export function readHfFolder(dir: string): HfFolder {
     return_attention_mask: config.feat_extract_norm === 'layer',
   };
   if (existsSync(preprocessorPath)) {
-    preprocessor = { ...derived, ...readJson(preprocessorPath) } as PreprocessorConfig;
+    preprocessor = { ...derived, ...readJsonObject(preprocessorPath) } as PreprocessorConfig;
   } else {
     warnings.push(`${dir} has no preprocessor_config.json; assuming do_normalize=true (the Wav2Vec2FeatureExtractor default)`);
     preprocessor = derived;
   }
-  return { model: { architecture, config, preprocessor, tensors }, weightFiles, storedNames, warnings, close };
+  return { dir, rawConfig, model: { architecture, config, preprocessor, tensors }, weightFiles, storedNames, warnings, close };
 }

@@ -258,15 +258,15 @@ describe('unusable input', () => {
   it('throws typed errors for a missing folder, a folder without config.json, and broken config.json', async () => {
     const missing = join(root, 'nope');
     await expect(verify(missing)).rejects.toThrow(FileSystemError);
-    await expect(verify(missing)).rejects.toMatchObject({ code: 'E_VERIFY_NO_FOLDER', message: `${missing} is not a folder; pass the Hugging Face folder written by hubert-convert` });
+    await expect(verify(missing)).rejects.toMatchObject({ code: 'E_NOT_A_FOLDER', message: `${missing} is not a folder; pass a Hugging Face model folder (e.g. one written by hubert-convert)` });
     const empty = join(root, 'empty');
     mkdirSync(empty);
-    await expect(verify(empty)).rejects.toMatchObject({ code: 'E_VERIFY_NO_CONFIG', message: `${empty} has no config.json; is this a Hugging Face model folder?` });
+    await expect(verify(empty)).rejects.toMatchObject({ code: 'E_NO_CONFIG_JSON', message: `${empty} has no config.json; is this a Hugging Face model folder?` });
     const broken = fp32Copy();
     writeFileSync(join(broken, 'config.json'), '{"model_type": "hubert",');
     const error = await verify(broken).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptInputError);
-    expect(error).toMatchObject({ code: 'E_VERIFY_CONFIG_JSON' });
+    expect(error).toMatchObject({ code: 'E_BAD_JSON' });
     expect((error as Error).message).toMatch(new RegExp(`^${join(broken, 'config.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not valid JSON \\(.+\\); re-run the conversion to rewrite it$`));
   });
 });
