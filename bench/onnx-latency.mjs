@@ -1,7 +1,8 @@
 // onnxruntime-node latency of our HuBERT-base ONNX graphs (fp32, int8) against the torch.onnx.export peer (fp32).
-// Usage: npm run build && node bench/onnx-latency.mjs [--seconds 10] [--runs 7] [--threads 2] [--keep] [--hf DIR]
-// (--hf: reuse a folder made by make_peer_onnx.py). Besides wall time it reports process CPU time per run (all
-// onnxruntime threads), which stays comparable when other processes compete for the cores.
+// Usage: npm run build && node bench/onnx-latency.mjs [--seconds 10] [--runs 7] [--threads 2] [--keep] [--hf DIR] [--js]
+// --hf: reuse a folder made by make_peer_onnx.py; --js: generate the weights here even when Python exists.
+// Besides wall time it reports process CPU time per run (all onnxruntime threads), which stays comparable when other
+// processes compete for the cores.
 // Weights: a random-weight HuBERT-base (95M parameters). When a Python with torch + transformers exists
 // (/work/venv/bin/python, else python3), bench/make_peer_onnx.py makes the model, saves it as an HF folder and exports
 // the peer graph; we build ours from that same folder. Without Python the model is generated here and there is no peer.
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     keep: { type: 'boolean', default: false },
     hf: { type: 'string' },
+    js: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -162,7 +164,7 @@ function maxAbs(a, b) {
 }
 
 try {
-  const python = findPython();
+  const python = values.js ? null : findPython();
   let model;
   let peer = null;
   if (values.hf || python) {
@@ -176,7 +178,7 @@ try {
     console.log(`weights: random HuBERT-base made by make_peer_onnx.py (transformers init), peer = torch.onnx.export opset 17`);
   } else {
     model = jsModel();
-    console.log('weights: random HuBERT-base generated in JS; no Python with torch+transformers, so no peer graph');
+    console.log(`weights: random HuBERT-base generated in JS; ${values.js ? '--js given' : 'no Python with torch+transformers'}, so no peer graph`);
   }
   const t0 = performance.now();
   const files = await buildOnnx(model, work, { variants: ['fp32', 'int8'] });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UnsupportedModelError, UsageError } from '../../src/errors.js';
+import { readHfFolder } from '../../src/readers/hf-folder.js';
 import { buildOnnx, measureVariantAccuracy } from '../../src/writers/onnx/index.js';
 import { FIXTURES, loadGolden, loadHfModel, maxAbsDiff, runGraph } from './helpers.js';
 import { decodeFields, initializers, ints, str, sub } from './proto-decode.js';
@@ -60,6 +61,21 @@ describe('graph interface', () => {
     const names = signature(join(out, 'hs', f!.file), 12).map((o) => o[0]);
     const n = model.config.num_hidden_layers;
     expect(names).toEqual(['last_hidden_state', ...Array.from({ length: n + 1 }, (_, i) => `hidden_states.${i}`)]);
+  });
+});
+
+describe('input from the HF folder reader', () => {
+  it('builds from readHfFolder (weight_g/weight_v names) with the same parity', async () => {
+    const folder = readHfFolder(join(FIXTURES, 'hf', 'fairseq_base_dict'));
+    try {
+      expect(folder.model.tensors.has('encoder.pos_conv_embed.conv.weight_g')).toBe(true);
+      const [f] = await buildOnnx(folder.model, join(out, 'reader'), { variants: ['fp32'] });
+      const gold = loadGolden(join(FIXTURES, 'golden', 'fairseq_base_dict.safetensors'));
+      const y = (await runGraph(join(out, 'reader', f!.file), { input_values: gold.get('input.batch')! })).get('last_hidden_state')!;
+      expect(maxAbsDiff(y.data, gold.get('batch.last_hidden_state')!.data as Float32Array)).toBeLessThan(1e-4);
+    } finally {
+      folder.close();
+    }
   });
 });
 

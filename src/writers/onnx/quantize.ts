@@ -29,11 +29,3 @@ export function quantizeLinearWeight(weight: Float32Array, outFeatures: number, 
   }
   return { values, scales };
 }
-
-/** Dequantized weight (for accuracy checks), [in, out]. */
-export function dequantize(q: QuantizedMatrix): Float32Array {
-  const out = new Float32Array(q.values.length);
-  const cols = q.scales.length;
-  for (let i = 0; i < out.length; i++) out[i] = q.values[i]! * q.scales[i % cols]!;
-  return out;
-}

@@ -3,7 +3,7 @@
  * plain copies, transposed Linear weights, the folded positional-conv weight, and int8-quantized Linear weights.
  */
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
-import { DTYPE_SIZE } from '../../dtype.js';
+import { isFloatDType } from '../../dtype.js';
 import { castTensor, DEFAULT_CHUNK_BYTES, numelOf, toFloat32, toFloat64, type TensorData } from '../../tensor.js';
 import { float32Bytes, float32ToHalfBytes } from './fp16.js';
 import type { Initializer } from './graph.js';
@@ -39,7 +39,7 @@ export class ModelTensors {
     if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
       throw new CorruptInputError('E_ONNX_TENSOR_SHAPE', `tensor ${name} has shape [${t.shape.join(', ')}] but the config implies [${shape.join(', ')}]`, { tensor: name, shape: t.shape, expected: shape });
     }
-    if (!(t.dtype in DTYPE_SIZE) || !['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) {
+    if (!isFloatDType(t.dtype)) {
       throw new UnsupportedModelError('E_ONNX_TENSOR_DTYPE', `tensor ${name} has dtype ${t.dtype}; only float tensors can become ONNX weights`, { tensor: name });
     }
     return t;
@@ -88,17 +88,17 @@ export function foldedWeightNormInit(name: string, g: TensorData, v: TensorData,
 }
 
 /**
- * The quantized weight, its per-column scales and zero points for one Linear, computed once when the first of the
- * three is written and dropped after the last.
+ * The quantized weight and its per-column scales for one Linear (zero point 0, so none is stored), computed once
+ * when the first of the two is written and dropped after the second.
  */
-export function quantizedInits(weightName: string, scaleName: string, zeroPointName: string, t: TensorData): [Initializer, Initializer, Initializer] {
+export function quantizedInits(weightName: string, scaleName: string, t: TensorData): [Initializer, Initializer] {
   const [outF, inF] = t.shape as [number, number];
   let cache: QuantizedMatrix | null = null;
   let uses = 0;
   const get = (): QuantizedMatrix => {
     cache ??= quantizeLinearWeight(toFloat32(t), outF, inF);
     const q = cache;
-    if (++uses === 3) {
+    if (++uses === 2) {
       cache = null;
       uses = 0;
     }
@@ -110,7 +110,6 @@ export function quantizedInits(weightName: string, scaleName: string, zeroPointN
       return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
     }),
     computed(scaleName, ONNX_DTYPE.FLOAT, [outF], 4, () => float32Bytes(get().scales)),
-    computed(zeroPointName, ONNX_DTYPE.INT8, [outF], 1, () => (get(), new Uint8Array(outF))),
   ];
 }
 
