@@ -5,7 +5,8 @@ import type { Conversion, SourceKind } from './mappings/types.js';
 import { type Checkpoint, type ReadOptions, readCheckpoint } from './readers/index.js';
 import { readHfFolder } from './readers/hf-folder.js';
 import { describeFile } from './source-info.js';
-import { type OnnxVariant, buildOnnx, measureVariantAccuracy } from './writers/onnx/index.js';
+import { type OnnxVariant, buildOnnx } from './writers/onnx/index.js';
+import { measureVariantAccuracy } from './verify/variant-accuracy.js';
 import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, writeHuggingFaceFolder } from './writers/folder.js';
 import { parseSize } from './writers/size.js';
 import { type VerifyOptions, type VerifyReport, verify } from './verify/index.js';
@@ -116,7 +117,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
             files.push({ path: f.file, bytes: f.bytes, sha256: f.sha256 });
             if (f.externalData) files.push({ path: f.externalData.file, bytes: f.externalData.bytes, sha256: f.externalData.sha256 });
           }
-          const accuracy = await measureVariantAccuracy(tmp, built);
+          const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant));
           onnx = built.map((f) => ({ ...f, accuracy: accuracy.find((a) => a.variant === f.variant) ?? null }));
         }
         return { files, ...(onnx ? { onnx } : {}) };

@@ -1,5 +1,13 @@
 import type { TensorData } from './tensor.js';
 
+/** ONNX variants we write, and their file names in the folder (the names transformers.js looks for). */
+export type OnnxVariant = 'fp32' | 'fp16' | 'int8';
+export const ONNX_VARIANT_FILES: Readonly<Record<OnnxVariant, string>> = {
+  fp32: 'onnx/model.onnx',
+  fp16: 'onnx/model_fp16.onnx',
+  int8: 'onnx/model_quantized.onnx',
+};
+
 /** The Hugging Face classes we produce. */
 export type HfArchitecture = 'HubertModel' | 'HubertForCTC' | 'HubertForSequenceClassification';
 

@@ -7,14 +7,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../dtype.js';
+import { ONNX_VARIANT_FILES } from '../model.js';
 import type { Variant } from './report.js';
 
 /** transformers.js file names. */
-export const VARIANT_FILES: Readonly<Record<Variant, string>> = {
-  fp32: 'onnx/model.onnx',
-  fp16: 'onnx/model_fp16.onnx',
-  int8: 'onnx/model_quantized.onnx',
-};
+export const VARIANT_FILES = ONNX_VARIANT_FILES;
 
 export interface GraphOutput {
   data: Float64Array;

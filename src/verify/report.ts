@@ -3,12 +3,13 @@
  * Bump VERIFY_REPORT_VERSION on any change that removes or renames a field; adding optional fields keeps it.
  */
 import { type Comparison, type Tolerance, fmt, formatWhere } from './compare.js';
+import type { OnnxVariant } from '../model.js';
 
 export const VERIFY_REPORT_SCHEMA = 'hubert-convert/verify-report';
 export const VERIFY_REPORT_VERSION = 1;
 
 export type CheckName = 'weights' | 'config' | 'parity' | 'expected';
-export type Variant = 'fp32' | 'fp16' | 'int8';
+export type Variant = OnnxVariant;
 
 export interface CheckItem {
   /** what was checked: a tensor name, a config rule, "<variant> <input> <output>"… */

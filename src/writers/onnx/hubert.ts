@@ -16,7 +16,7 @@
  * hidden_states follow 5.x: for pre-LN models the last entry is the last layer's raw output (no final LayerNorm).
  */
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
-import type { HfModel, HubertConfig } from '../../model.js';
+import type { HfModel, HubertConfig, OnnxVariant } from '../../model.js';
 import type { TensorData } from '../../tensor.js';
 import { f, GraphBuilder, type Dim } from './graph.js';
 import { ONNX_DTYPE } from './proto.js';
@@ -26,7 +26,7 @@ export const OPSET = 17;
 export const IR_VERSION = 8;
 export const MS_DOMAIN = 'com.microsoft';
 
-export type OnnxVariant = 'fp32' | 'fp16' | 'int8';
+export type { OnnxVariant } from '../../model.js';
 
 export interface HubertGraphOptions {
   variant: OnnxVariant;

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError } from '../../errors.js';
-import type { HfModel } from '../../model.js';
+import { type HfModel, ONNX_VARIANT_FILES } from '../../model.js';
 import { VERSION } from '../../version.js';
 import { planExternal, PROTOBUF_LIMIT, writeExternalData, writeSegments } from './external-data.js';
 import { encodeModel, type Initializer } from './graph.js';
@@ -13,7 +13,6 @@ import { buildHubertGraph, IR_VERSION, type OnnxVariant } from './hubert.js';
 
 export type { OnnxVariant } from './hubert.js';
 export { buildHubertGraph, IR_VERSION, OPSET } from './hubert.js';
-export { measureVariantAccuracy, type VariantAccuracy } from './accuracy.js';
 
 export interface BuildOnnxOptions {
   variants: OnnxVariant[];
@@ -34,11 +33,7 @@ export interface OnnxFileInfo {
 }
 
 /** transformers.js file names per variant. */
-export const VARIANT_FILES: Readonly<Record<OnnxVariant, string>> = {
-  fp32: 'onnx/model.onnx',
-  fp16: 'onnx/model_fp16.onnx',
-  int8: 'onnx/model_quantized.onnx',
-};
+export const VARIANT_FILES = ONNX_VARIANT_FILES;
 
 function withProgress(inits: Initializer[], report: (done: number) => void): Initializer[] {
   let done = 0;
