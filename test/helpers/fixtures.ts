@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+export const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
+
 /** Absolute path of a file under fixtures/. */
 export function fixture(relative: string): string {
   return fileURLToPath(new URL(`../../fixtures/${relative}`, import.meta.url));

@@ -66,7 +66,7 @@ describe('config check', () => {
       'conv stack: conv_dim has 7 entries, conv_stride 6, conv_kernel 7, num_feat_extract_layers is 7; they must all be equal',
     );
     expect(failures(withConfig(fixture('fairseq_base_dict'), { num_conv_pos_embedding_groups: 8 }))).toContain(
-      'pos-conv shape: encoder.pos_conv_embed.conv.parametrizations.weight.original1 has shape [32, 8, 16] but num_conv_pos_embedding_groups 8 and num_conv_pos_embeddings 16 imply [32, 4, 16]',
+      'pos-conv shape: encoder.pos_conv_embed.conv.weight_v has shape [32, 8, 16] but num_conv_pos_embedding_groups 8 and num_conv_pos_embeddings 16 imply [32, 4, 16]',
     );
   });
 

@@ -3,7 +3,13 @@ import { referenceForward } from '../../src/verify/reference/forward.js';
 import { MemoryTensor } from '../../src/tensor.js';
 import { builtInInputs } from '../../src/verify/inputs.js';
 import { ReferenceCache } from '../../src/verify/reference-cache.js';
-import { goldenNames, hfDir, loadGolden, loadHfModel, maxAbsDiff } from './helpers.js';
+import { type GoldenTensor, goldenNames, hfDir, loadGolden, loadHfModel, maxAbsDiff } from '../helpers/golden.js';
+
+function floats(golden: Map<string, GoldenTensor>, key: string): { data: Float32Array; shape: number[] } {
+  const t = golden.get(key);
+  if (!t || !(t.data instanceof Float32Array)) throw new Error(`golden has no float tensor ${key}`);
+  return { data: t.data, shape: [...t.shape] };
+}
 
 /** Measured worst case over all fixtures is printed; the bar is the brief's 1e-4. */
 const GOLDEN_ATOL = 1e-4;
@@ -21,19 +27,19 @@ describe('reference forward vs transformers goldens', () => {
       const golden = loadGolden(name);
       const layerMode = model.config.feat_extract_norm === 'layer';
       const runs = [
-        { prefix: 'single', input: golden.floats('input.single'), mask: undefined },
+        { prefix: 'single', input: floats(golden, 'input.single'), mask: undefined },
         // as in the goldens: layer-norm models get the mask, group-norm models do not
-        { prefix: 'batch', input: golden.floats('input.batch'), mask: layerMode ? golden.int64('input.batch_mask') : undefined },
+        { prefix: 'batch', input: floats(golden, 'input.batch'), mask: layerMode ? (golden.get('input.batch_mask')!.data as BigInt64Array) : undefined },
       ];
       const report: string[] = [];
       for (const run of runs) {
         const [batch, length] = run.input.shape as [number, number];
         const out = referenceForward(model, { inputValues: run.input.data, batch, length, attentionMask: run.mask }, { hiddenStates: true });
-        const expectedNames = golden.names.filter((n) => n.startsWith(`${run.prefix}.`));
+        const expectedNames = [...golden.keys()].filter((n) => n.startsWith(`${run.prefix}.`));
         expect(expectedNames.length).toBeGreaterThan(1);
         for (const key of expectedNames) {
           const outName = key.slice(run.prefix.length + 1);
-          const expected = golden.floats(key);
+          const expected = floats(golden, key);
           const actual = out[outName];
           expect(actual, `${name} ${key}`).toBeDefined();
           expect(actual!.shape).toEqual(expected.shape);
@@ -53,9 +59,11 @@ describe('reference forward details', () => {
   it('reads the pos-conv weight norm from weight_g/weight_v and from parametrizations.original0/1 alike', () => {
     const model = loadHfModel(hfDir('fairseq_base_dict'));
     const golden = loadGolden('fairseq_base_dict');
-    const input = golden.floats('input.single');
-    const renamed = new Map([...model.tensors].map(([n, t]) => [n.replace('parametrizations.weight.original0', 'weight_g').replace('parametrizations.weight.original1', 'weight_v'), t]));
-    expect(renamed.has('encoder.pos_conv_embed.conv.weight_g')).toBe(true);
+    const input = floats(golden, 'input.single');
+    // readHfFolder gives the legacy names; rename back to what transformers 5 writes
+    const renamed = new Map([...model.tensors].map(([n, t]) => [n.replace(/weight_g$/, 'parametrizations.weight.original0').replace(/weight_v$/, 'parametrizations.weight.original1'), t]));
+    expect(model.tensors.has('encoder.pos_conv_embed.conv.weight_g')).toBe(true);
+    expect(renamed.has('encoder.pos_conv_embed.conv.parametrizations.weight.original0')).toBe(true);
     const a = referenceForward(model, { inputValues: input.data, batch: 1, length: 16000 });
     const b = referenceForward({ ...model, tensors: renamed }, { inputValues: input.data, batch: 1, length: 16000 });
     expect(b.last_hidden_state!.data).toEqual(a.last_hidden_state!.data);
@@ -63,7 +71,7 @@ describe('reference forward details', () => {
 
   it('an all-ones attention mask changes nothing; a padded row only changes that row', () => {
     const model = loadHfModel(hfDir('fairseq_large_dictconfig'));
-    const input = loadGolden('fairseq_large_dictconfig').floats('input.batch');
+    const input = floats(loadGolden('fairseq_large_dictconfig'), 'input.batch');
     const plain = referenceForward(model, { inputValues: input.data, batch: 2, length: 16000 });
     const ones = referenceForward(model, { inputValues: input.data, batch: 2, length: 16000, attentionMask: new Int32Array(32000).fill(1) });
     expect(ones.last_hidden_state!.data).toEqual(plain.last_hidden_state!.data);

@@ -11,7 +11,7 @@ import { CorruptInputError, FileSystemError } from '../../src/errors.js';
 import { castTensor, MemoryTensor } from '../../src/tensor.js';
 import { formatVerifyReport, verify, type CheckResult, type VerifyReport } from '../../src/verify/index.js';
 import { copyFolder, editConfig, editTensors, flipBit, loadTensors, replaceBytes } from './corrupt.js';
-import { FIXTURES } from './helpers.js';
+import { FIXTURES, writeGoldenWithInputs } from './helpers.js';
 
 const checkpoint = (name: string) => join(FIXTURES, 'checkpoints', name);
 const LARGE = checkpoint('fairseq_large_dictconfig.pt');
@@ -222,7 +222,7 @@ describe('corruptions are caught by the right check', () => {
 
 describe('expected outputs', () => {
   it('accepts the transformers goldens (safetensors with inputs) and compares reference and every variant', async () => {
-    const r = await verify(good, { expected: join(FIXTURES, 'golden', 'fairseq_large_dictconfig.safetensors') });
+    const r = await verify(good, { expected: writeGoldenWithInputs('fairseq_large_dictconfig', join(root, 'golden-with-inputs.safetensors')) });
     const expected = check(r, 'expected');
     expect(failed(expected)).toEqual([]);
     const subjects = expected.items.map((i) => i.subject);
