@@ -94,11 +94,12 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
   const { conversion, close } = loadSource(input, options);
   try {
     const isFolder = conversion.kind === 'hf-folder';
-    const source = isFolder ? { file: input, bytes: 0, sha256: '' } : describeFile(input);
+    const hashProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ phase: 'hash', done, total }));
+    const source = isFolder ? { file: input, bytes: 0, sha256: '' } : describeFile(input, hashProgress);
     let verification: VerifyReport | undefined;
     const report = await writeHuggingFaceFolder(conversion, options.out, {
       source,
-      ...(options.upstream ? { upstream: describeFile(options.upstream) } : {}),
+      ...(options.upstream ? { upstream: describeFile(options.upstream, hashProgress) } : {}),
       dtype: options.dtype ?? 'keep',
       maxShardBytes: parseSize(options.maxShardSize ?? '5GB'),
       force: options.force ?? false,

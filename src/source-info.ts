@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /** Size and sha256 of an input file, read once in large sequential chunks (for the conversion report). */
-export function describeFile(path: string): { file: string; bytes: number; sha256: string } {
+export function describeFile(path: string, onProgress?: (done: number, total: number) => void): { file: string; bytes: number; sha256: string } {
   const fd = openSync(path, 'r');
   try {
     const bytes = fstatSync(fd).size;
@@ -13,6 +13,7 @@ export function describeFile(path: string): { file: string; bytes: number; sha25
       if (n === 0) break;
       hash.update(buffer.subarray(0, n));
       at += n;
+      onProgress?.(at, bytes);
     }
     return { file: path, bytes, sha256: hash.digest('hex') };
   } finally {

@@ -40,10 +40,10 @@ async function convertWithProgress(input: string, options: ConvertOptions, progr
   const result = await convert(input, {
     ...options,
     onProgress: (e) => {
-      const step = e.phase === 'weights' ? 'writing safetensors' : `${e.phase}: ${e.step}`;
+      const step = e.phase === 'weights' ? 'writing safetensors' : e.phase === 'hash' ? 'hashing the source (sha256)' : `${e.phase}: ${e.step}`;
       if (lastStep && step !== lastStep) progress.finish(lastStep);
       lastStep = step;
-      progress.update(step, e.done, e.total, e.phase === 'weights' ? 'bytes' : 'items');
+      progress.update(step, e.done, e.total, e.phase === 'weights' || e.phase === 'hash' ? 'bytes' : 'items');
     },
   });
   if (lastStep) progress.finish(lastStep);

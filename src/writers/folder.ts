@@ -43,7 +43,9 @@ export interface ConversionReport {
   onnx?: unknown[];
 }
 
-export type ProgressEvent = { phase: 'weights'; done: number; total: number } | { phase: 'onnx' | 'verify'; step: string; done: number; total: number };
+export type ProgressEvent =
+  | { phase: 'hash' | 'weights'; done: number; total: number }
+  | { phase: 'onnx' | 'verify'; step: string; done: number; total: number };
 
 export interface WriteFolderOptions {
   source: SourceFileInfo;
