@@ -40,10 +40,11 @@ async function convertWithProgress(input: string, options: ConvertOptions, progr
   const result = await convert(input, {
     ...options,
     onProgress: (e) => {
-      const step = e.phase === 'weights' ? 'writing safetensors' : e.phase === 'hash' ? 'hashing the source (sha256)' : `${e.phase}: ${e.step}`;
+      const bytes = e.phase === 'weights' || e.phase === 'hash';
+      const step = 'step' in e ? `${e.phase}: ${e.step}` : e.phase === 'weights' ? 'writing safetensors' : 'hashing the source (sha256)';
       if (lastStep && step !== lastStep) progress.finish(lastStep);
       lastStep = step;
-      progress.update(step, e.done, e.total, e.phase === 'weights' || e.phase === 'hash' ? 'bytes' : 'items');
+      progress.update(step, e.done, e.total, bytes ? 'bytes' : 'items');
     },
   });
   if (lastStep) progress.finish(lastStep);
