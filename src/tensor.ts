@@ -77,9 +77,7 @@ function decodeFloatsInto(dtype: DType, bytes: Uint8Array, out: Float32Array | F
   }
 }
 
-/** The tensor's values as float32 (exact for F32/F16/BF16; F64 rounds). */
-export function toFloat32(t: TensorData): Float32Array {
-  const out = new Float32Array(numelOf(t.shape));
+function decodeAll<T extends Float32Array | Float64Array>(t: TensorData, out: T): T {
   let at = 0;
   for (const c of t.chunks()) {
     decodeFloatsInto(t.dtype, c, out, at);
@@ -88,15 +86,14 @@ export function toFloat32(t: TensorData): Float32Array {
   return out;
 }
 
+/** The tensor's values as float32 (exact for F32/F16/BF16; F64 rounds). */
+export function toFloat32(t: TensorData): Float32Array {
+  return decodeAll(t, new Float32Array(numelOf(t.shape)));
+}
+
 /** The tensor's values as float64 (exact for every float dtype). */
 export function toFloat64(t: TensorData): Float64Array {
-  const out = new Float64Array(numelOf(t.shape));
-  let at = 0;
-  for (const c of t.chunks()) {
-    decodeFloatsInto(t.dtype, c, out, at);
-    at += c.byteLength / DTYPE_SIZE[t.dtype];
-  }
-  return out;
+  return decodeAll(t, new Float64Array(numelOf(t.shape)));
 }
 
 /**
