@@ -4,12 +4,11 @@ import { toHuggingFace } from './mappings/index.js';
 import type { Conversion, SourceKind } from './mappings/types.js';
 import { type Checkpoint, type ReadOptions, readCheckpoint } from './readers/index.js';
 import { readHfFolder } from './readers/hf-folder.js';
-import { describeFile } from './source-info.js';
-import { type OnnxVariant, buildOnnx } from './writers/onnx/index.js';
-import { measureVariantAccuracy } from './verify/variant-accuracy.js';
+import { type FileDescription, describeFile, describeFileInBackground } from './source-info.js';
+import type { OnnxVariant } from './writers/onnx/index.js';
 import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, writeHuggingFaceFolder } from './writers/folder.js';
 import { parseSize } from './writers/size.js';
-import { type VerifyOptions, type VerifyReport, verify } from './verify/index.js';
+import type { VerifyOptions, VerifyReport } from './verify/index.js';
 
 export interface ConvertOptions {
   /** The output folder. */
@@ -38,6 +37,45 @@ export interface ConvertResult {
   out: string;
   report: ConversionReport;
   verification?: VerifyReport;
+}
+
+function isFile(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+}
+
+/** Inputs at least this big are hashed on another thread. */
+const BACKGROUND_HASH_MIN_BYTES = 64 << 20;
+
+/**
+ * The file's sha256 on another thread. Its progress is reported only while the conversion waits for it (when the
+ * result is awaited): reported during the weights it would interleave with their progress.
+ */
+function hashInBackground(path: string, report?: (done: number, total: number) => void): { awaited: PromiseLike<FileDescription>; cancel: () => void } {
+  if (statSync(path).size < BACKGROUND_HASH_MIN_BYTES) {
+    // a thread costs ~30 ms to start: small files are hashed here, when the report needs the result
+    let result: Promise<FileDescription> | undefined;
+    const awaited: PromiseLike<FileDescription> = {
+      then(onFulfilled, onRejected) {
+        result ??= new Promise((resolve) => resolve(describeFile(path, report)));
+        return result.then(onFulfilled, onRejected);
+      },
+    };
+    return { awaited, cancel: () => {} };
+  }
+  let waiting = false;
+  let latest: [number, number] | undefined;
+  const pending = describeFileInBackground(path, (done, total) => {
+    latest = [done, total];
+    if (waiting) report?.(done, total);
+  });
+  const awaited: PromiseLike<FileDescription> = {
+    then(onFulfilled, onRejected) {
+      if (!waiting && latest && latest[0] < latest[1]) report?.(...latest);
+      waiting = true;
+      return pending.result.then(onFulfilled, onRejected);
+    },
+  };
+  return { awaited, cancel: pending.cancel };
 }
 
 function checkInput(path: string, what: string): void {
@@ -91,15 +129,28 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
  */
 export async function convert(input: string, options: ConvertOptions): Promise<ConvertResult> {
   if (!options.out) throw new UsageError('E_NO_OUTPUT', 'an output folder is required (--out <dir>)');
-  const { conversion, close } = loadSource(input, options);
+  // the inputs' sha256 (for the report) is computed on other threads, overlapping the reading and writing
+  const hashProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ phase: 'hash', done, total }));
+  const sourceHash = isFile(input) ? hashInBackground(input, hashProgress) : undefined;
+  const upstreamHash = options.upstream !== undefined && isFile(options.upstream) ? hashInBackground(options.upstream, hashProgress) : undefined;
+  const cancelHashes = () => {
+    sourceHash?.cancel();
+    upstreamHash?.cancel();
+  };
+  let loaded: ReturnType<typeof loadSource>;
+  try {
+    loaded = loadSource(input, options);
+  } catch (error) {
+    cancelHashes();
+    throw error;
+  }
+  const { conversion, close } = loaded;
   try {
     const isFolder = conversion.kind === 'hf-folder';
-    const hashProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ phase: 'hash', done, total }));
-    const source = isFolder ? { file: input, bytes: 0, sha256: '' } : describeFile(input, hashProgress);
     let verification: VerifyReport | undefined;
     const report = await writeHuggingFaceFolder(conversion, options.out, {
-      source,
-      ...(options.upstream ? { upstream: describeFile(options.upstream, hashProgress) } : {}),
+      source: sourceHash?.awaited ?? { file: input, bytes: 0, sha256: '' },
+      ...(upstreamHash ? { upstream: upstreamHash.awaited } : {}),
       dtype: options.dtype ?? 'keep',
       maxShardBytes: parseSize(options.maxShardSize ?? '5GB'),
       force: options.force ?? false,
@@ -108,6 +159,8 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
         const files: FileRecord[] = [];
         let onnx: unknown[] | undefined;
         if (options.onnx && options.onnx.length > 0) {
+          // loaded on demand: the ONNX writer brings in onnxruntime (~0.1 s of start-up) that plain conversions never use
+          const [{ buildOnnx }, { measureVariantAccuracy }] = await Promise.all([import('./writers/onnx/index.js'), import('./verify/variant-accuracy.js')]);
           const built = await buildOnnx(model, tmp, {
             variants: options.onnx,
             hiddenStates: options.hiddenStates ?? false,
@@ -128,6 +181,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
             checkBeforePublish: async (tmp: string) => {
               const step = 'weights, config and ONNX parity';
               options.onProgress?.({ phase: 'verify', step, done: 0, total: 1 });
+              const { verify } = await import('./verify/index.js');
               verification = await verify(tmp, {
                 ...(typeof options.verify === 'object' ? options.verify : {}),
                 ...(isFolder ? {} : { source: input }),
@@ -148,6 +202,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
     // the checks ran in the temporary folder; report the folder as published
     return { out: options.out, report, ...(verification ? { verification: { ...verification, folder: options.out } } : {}) };
   } finally {
+    cancelHashes();
     close();
   }
 }

@@ -6,7 +6,7 @@ import { type ConvertOptions, type ConvertResult, convert } from '../convert.js'
 import { EXIT_CODES, FileSystemError, UsageError } from '../errors.js';
 import { inspectCheckpoint } from '../inspect.js';
 import type { SourceKind } from '../mappings/types.js';
-import { formatVerifyReport, verify, type VerifyOptions } from '../verify/index.js';
+import type { VerifyOptions } from '../verify/index.js';
 import type { OutputDType } from '../writers/folder.js';
 import type { OnnxVariant } from '../writers/onnx/index.js';
 import { createProgress, type ProgressSink } from './progress.js';
@@ -124,6 +124,8 @@ export async function runVerify(
     ...(flags.rtol !== undefined ? { rtol: flags.rtol } : {}),
     ...(flags.minCosine !== undefined ? { minCosine: flags.minCosine } : {}),
   };
+  // loaded on demand: verification brings in onnxruntime, which the other commands never need at start-up
+  const { formatVerifyReport, verify } = await import('../verify/index.js');
   const report = await verify(dir, options);
   if (flags.json) printJson(report);
   else process.stdout.write(formatVerifyReport(report));
@@ -145,6 +147,7 @@ export async function runDemo(flags: CommonFlags & { keep?: boolean }): Promise<
     else {
       process.stdout.write(`Demo: converted the bundled fixture ${DEMO_CHECKPOINT}\n\n`);
       process.stdout.write(renderConvertSummary(result));
+      const { formatVerifyReport } = await import('../verify/report.js');
       if (result.verification) process.stdout.write(`\n${formatVerifyReport(result.verification)}`);
       process.stdout.write(flags.keep ? `\nThe folder is kept at ${out}\n` : '\n(the demo folder was removed; pass --keep to keep it)\n');
     }

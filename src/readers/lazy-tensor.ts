@@ -45,6 +45,26 @@ export class TorchStorage {
   }
 }
 
+/** Buffers bigger than this are never kept for reuse (a tensor read whole by `bytes()` must not pin its size). */
+const MAX_SPARE_BYTES = 16 << 20;
+/** One read buffer left by a finished `chunks()` walk, handed to the next one (no fresh zero-filled buffer per tensor). */
+let spare: ArrayBuffer | null = null;
+
+function takeBuffer(byteLength: number): Uint8Array {
+  if (spare && spare.byteLength >= byteLength) {
+    const reused = new Uint8Array(spare, 0, byteLength);
+    spare = null;
+    return reused;
+  }
+  // uninitialised memory: every byte is overwritten by the read before it is yielded
+  return new Uint8Array(Buffer.allocUnsafeSlow(byteLength).buffer, 0, byteLength);
+}
+
+function giveBack(buffer: Uint8Array): void {
+  const whole = buffer.buffer as ArrayBuffer;
+  if (whole.byteLength <= MAX_SPARE_BYTES && (!spare || spare.byteLength < whole.byteLength)) spare = whole;
+}
+
 function contiguousStrides(shape: readonly number[]): number[] {
   const strides = new Array<number>(shape.length);
   let s = 1;
@@ -111,6 +131,12 @@ export class LazyTensor implements TensorData {
   }
 
   bytes(): Uint8Array {
+    if (this.isContiguous && this.byteLength > 0) {
+      // straight into the result: no intermediate buffer the size of the tensor
+      this.validate(`in storage '${this.storage.key}'`);
+      const { source, offset } = this.storage.bytesAt();
+      return source.read(offset + this.storageOffset * DTYPE_SIZE[this.dtype], this.byteLength, new Uint8Array(this.byteLength));
+    }
     const out = new Uint8Array(this.byteLength);
     let at = 0;
     for (const chunk of this.chunks(Math.max(this.byteLength, DTYPE_SIZE[this.dtype]))) {
@@ -125,16 +151,20 @@ export class LazyTensor implements TensorData {
     if (this.byteLength === 0) return;
     const itemsize = DTYPE_SIZE[this.dtype];
     const step = Math.max(itemsize, maxBytes - (maxBytes % itemsize));
-    const buffer = new Uint8Array(Math.min(step, this.byteLength));
     const { source, offset } = this.storage.bytesAt();
-    if (this.isContiguous) {
-      const start = offset + this.storageOffset * itemsize;
-      for (let at = 0; at < this.byteLength; at += buffer.byteLength) {
-        yield source.read(start + at, Math.min(buffer.byteLength, this.byteLength - at), buffer);
+    const buffer = takeBuffer(Math.min(step, this.byteLength));
+    try {
+      if (this.isContiguous) {
+        const start = offset + this.storageOffset * itemsize;
+        for (let at = 0; at < this.byteLength; at += buffer.byteLength) {
+          yield source.read(start + at, Math.min(buffer.byteLength, this.byteLength - at), buffer);
+        }
+        return;
       }
-      return;
+      yield* this.gather(source, offset, buffer);
+    } finally {
+      giveBack(buffer);
     }
-    yield* this.gather(source, offset, buffer);
   }
 
   /** Strided view → C order: read the span the view covers once, copy its contiguous trailing blocks in order. */

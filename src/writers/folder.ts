@@ -48,8 +48,9 @@ export type ProgressEvent =
   | { phase: 'onnx' | 'verify'; step: string; done: number; total: number };
 
 export interface WriteFolderOptions {
-  source: SourceFileInfo;
-  upstream?: SourceFileInfo;
+  /** May be a promise (hashing on another thread while the weights are written); awaited for the report. */
+  source: SourceFileInfo | PromiseLike<SourceFileInfo>;
+  upstream?: SourceFileInfo | PromiseLike<SourceFileInfo>;
   dtype?: OutputDType;
   /** Bytes of tensor data per safetensors shard (default 5 GB, as transformers). */
   maxShardBytes?: number;
@@ -128,8 +129,8 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         schema: 'hubert-convert/conversion-report',
         version: 1,
         tool: { name: 'hubert-convert', version: VERSION },
-        source: { ...options.source, kind: conversion.kind },
-        ...(options.upstream ? { upstream: options.upstream } : {}),
+        source: { ...(await options.source), kind: conversion.kind },
+        ...(options.upstream ? { upstream: await options.upstream } : {}),
         architecture: model.architecture,
         dtype,
         files,

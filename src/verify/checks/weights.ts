@@ -71,7 +71,9 @@ export function diffTensorBytes(a: TensorData, b: TensorData): { count: number; 
       continue;
     }
     const n = Math.min(ca.length - pa, cb.length - pb);
-    for (let i = 0; i < n; i++) {
+    // equal runs (the usual case) are compared natively; only differing runs are walked byte by byte
+    const same = Buffer.compare(ca.subarray(pa, pa + n), cb.subarray(pb, pb + n)) === 0;
+    for (let i = 0; i < n && !same; i++) {
       if (ca[pa + i] !== cb[pb + i]) {
         const element = Math.floor((offset + i) / size);
         if (element !== lastCounted) {
