@@ -55,10 +55,17 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Decode float bytes of any float dtype into numbers written to `out` starting at `at`. */
 function decodeFloatsInto(dtype: DType, bytes: Uint8Array, out: Float32Array | Float64Array, at: number): void {
-  const dv = view(bytes);
   const n = bytes.byteLength / DTYPE_SIZE[dtype];
+  if (LITTLE_ENDIAN_HOST && ((dtype === 'F32' && out instanceof Float32Array) || (dtype === 'F64' && out instanceof Float64Array))) {
+    // same representation: a byte copy (the chunk may sit at any byte offset, so no typed view of it)
+    new Uint8Array(out.buffer, out.byteOffset + at * out.BYTES_PER_ELEMENT, bytes.byteLength).set(bytes);
+    return;
+  }
+  const dv = view(bytes);
   switch (dtype) {
     case 'F32':
       for (let i = 0; i < n; i++) out[at + i] = dv.getFloat32(i * 4, true);
