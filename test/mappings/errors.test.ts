@@ -6,6 +6,7 @@ import { detectSource, framesFor, parseConvFeatureLayers, toHuggingFace } from '
 import { fairseqHubertTable } from '../../src/mappings/tables/fairseq.js';
 import { parseFairseqDict } from '../../src/mappings/tokenizer.js';
 import { type Checkpoint, readCheckpoint } from '../../src/readers/index.js';
+import { MemoryTensor } from '../../src/tensor.js';
 import { fixture } from '../helpers/fixtures.js';
 
 function read(file: string): Checkpoint {
@@ -175,5 +176,19 @@ describe('SUPERB downstream errors', () => {
     const c = toHuggingFace(read('superb_downstream.ckpt'), { upstream: read('s3prl_hubert.pt') });
     expect(c.model.config.id2label).toEqual({ 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2', 3: 'LABEL_3', 4: 'LABEL_4' });
     expect(c.mapped.filter((m) => m.source.startsWith('upstream:')).length).toBeGreaterThan(0);
+  });
+});
+
+describe('SUPERB over a pre-LN upstream', () => {
+  it('warns that transformers 5.x weighs a different last hidden state than s3prl', () => {
+    const c = toHuggingFace(read('superb_downstream.ckpt'), { upstream: read('s3prl_hubert.pt') });
+    expect(c.warnings).toEqual([]);
+    const preLn = read('superb_downstream.ckpt');
+    const upstream = read('fairseq_large_dictconfig.pt');
+    // the large-style upstream has 3 layers (4 hidden states) and hidden size 32, like the head's projector input
+    section(preLn.root as Map<unknown, unknown>, 'Featurizer').set('weights', new MemoryTensor('F32', [4], new Uint8Array(16)));
+    const converted = toHuggingFace(preLn, { upstream });
+    expect(converted.model.config.do_stable_layer_norm).toBe(true);
+    expect(converted.warnings.join('\n')).toMatch(/pre-LN.*differ from s3prl/);
   });
 });

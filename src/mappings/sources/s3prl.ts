@@ -104,6 +104,14 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
     model: { architecture: 'HubertForSequenceClassification', config, preprocessor: upstream.model.preprocessor, tensors: out.tensors },
     mapped: out.mapped,
     dropped: out.dropped,
-    warnings: [...upstream.warnings],
+    warnings: [
+      ...upstream.warnings,
+      ...(base.do_stable_layer_norm
+        ? [
+            'the upstream is pre-LN: transformers 5.x puts the last layer\'s raw output (without the final LayerNorm) last in hidden_states, ' +
+              'while s3prl\'s featurizer weighed the normalised one, so the weighted layer sum (and the logits) differ from s3prl\'s',
+          ]
+        : []),
+    ],
   };
 }
