@@ -9,9 +9,10 @@ export interface ProgressSink {
 
 const MB = 1e6;
 
-function format(done: number, total: number, unit: 'bytes' | 'items', seconds: number): string {
+/** `moved` bytes in `seconds`: the rate counts only what happened since the step was first shown. */
+function format(done: number, total: number, unit: 'bytes' | 'items', moved: number, seconds: number): string {
   if (unit === 'items') return `${done}/${total}`;
-  const rate = seconds > 0 ? ` ${(done / MB / seconds).toFixed(0)} MB/s` : '';
+  const rate = seconds > 0 ? ` ${(moved / MB / seconds).toFixed(0)} MB/s` : '';
   return `${(done / MB).toFixed(1)}/${(total / MB).toFixed(1)} MB${rate}`;
 }
 
@@ -19,7 +20,7 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Pr
   if (!enabled) return { update() {}, finish() {} };
   const tty = stream.isTTY === true;
   const interval = tty ? 100 : 3000;
-  let current: { step: string; started: number; lastPrint: number; text: string } | null = null;
+  let current: { step: string; started: number; startDone: number; lastPrint: number; text: string } | null = null;
   const print = (text: string, final: boolean) => {
     if (tty) stream.write(`\r\x1b[2K${text}${final ? '\n' : ''}`);
     else stream.write(`${text}\n`);
@@ -29,9 +30,9 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Pr
       const now = Date.now();
       if (!current || current.step !== step) {
         if (current) this.finish(current.step);
-        current = { step, started: now, lastPrint: 0, text: '' };
+        current = { step, started: now, startDone: done, lastPrint: 0, text: '' };
       }
-      current.text = `${step}: ${format(done, total, unit, (now - current.started) / 1000)}`;
+      current.text = `${step}: ${format(done, total, unit, done - current.startDone, (now - current.started) / 1000)}`;
       if (now - current.lastPrint >= interval) {
         current.lastPrint = now;
         print(current.text, false);
