@@ -7,8 +7,7 @@
  * Unusable input (no folder, no config.json, unreadable --audio/--expected) throws a typed error; everything a check
  * finds wrong is data in the report.
  */
-import { readFileSync } from 'node:fs';
-import { FileSystemError, HubertConvertError } from '../errors.js';
+import { HubertConvertError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { checkConfig } from './checks/config.js';
 import { type ExpectedSet, checkExpected, loadExpected } from './checks/expected.js';
@@ -19,6 +18,7 @@ import { type VerifyInput, audioInput, builtInInputs } from './inputs.js';
 import { ReferenceCache } from './reference-cache.js';
 import { type CheckName, type CheckResult, type VerifyReport, VERIFY_REPORT_SCHEMA, VERIFY_REPORT_VERSION, skippedCheck } from './report.js';
 import { type ToleranceOptions, resolveTolerances } from './tolerances.js';
+import { readInputFile } from './read-input.js';
 
 export { referenceForward, type ReferenceInput, type ReferenceOptions, type ReferenceTensor } from './reference/forward.js';
 export { compareTensors, type Comparison, type Tolerance, type WorstElement } from './compare.js';
@@ -58,11 +58,7 @@ async function guarded(name: CheckName, run: () => CheckResult | Promise<CheckRe
 }
 
 function readDict(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new FileSystemError('E_VERIFY_READ', `cannot read --dict ${path}: ${(error as Error).message}`, { file: path });
-  }
+  return readInputFile(path, '--dict ').toString('utf8');
 }
 
 export async function verify(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {

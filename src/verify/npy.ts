@@ -2,9 +2,9 @@
  * A small reader for NumPy .npy files (format versions 1–3): C-order little-endian float32/float64/float16/int16/
  * int32/int64 arrays. Used for --audio (1-D or [1, N] samples) and --expected (an activation array).
  */
-import { readFileSync } from 'node:fs';
 import { float16BitsToFloat32 } from '../dtype.js';
-import { CorruptInputError, FileSystemError } from '../errors.js';
+import { CorruptInputError } from '../errors.js';
+import { readInputFile } from './read-input.js';
 
 export interface NpyArray {
   shape: number[];
@@ -20,13 +20,7 @@ function bad(path: string, what: string): CorruptInputError {
 }
 
 export function readNpy(path: string): NpyArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new FileSystemError('E_VERIFY_READ', `cannot read ${path}: ${(error as Error).message}`, { file: path });
-  }
-  return parseNpy(bytes, path);
+  return parseNpy(readInputFile(path), path);
 }
 
 export function parseNpy(bytes: Uint8Array, path = '<buffer>'): NpyArray {

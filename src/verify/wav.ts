@@ -2,8 +2,8 @@
  * A RIFF/WAVE reader for --audio: mono 16 kHz, PCM 16-bit or IEEE float 32-bit (also inside WAVE_FORMAT_EXTENSIBLE).
  * No resampling or down-mixing: a file the model cannot take as-is is refused with a message saying how to convert it.
  */
-import { readFileSync } from 'node:fs';
-import { CorruptInputError, FileSystemError, UsageError } from '../errors.js';
+import { CorruptInputError, UsageError } from '../errors.js';
+import { readInputFile } from './read-input.js';
 
 export const MODEL_SAMPLE_RATE = 16000;
 
@@ -12,13 +12,7 @@ const FORMAT_FLOAT = 3;
 const FORMAT_EXTENSIBLE = 0xfffe;
 
 export function readWav(path: string): Float32Array {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw new FileSystemError('E_VERIFY_READ', `cannot read ${path}: ${(error as Error).message}`, { file: path });
-  }
-  return parseWav(bytes, path);
+  return parseWav(readInputFile(path), path);
 }
 
 export function parseWav(bytes: Uint8Array, path = '<buffer>'): Float32Array {

@@ -14,35 +14,45 @@ export function temporarySibling(finalPath: string, kind = 'tmp'): string {
   return join(dirname(finalPath), `.${basename(finalPath)}.${kind}-${randomBytes(6).toString('hex')}`);
 }
 
-/** Runs `write(tmpPath)` then renames the file it wrote to `finalPath` (replacing a file there). */
-export function withTemporaryFile<T>(finalPath: string, write: (tmpPath: string) => T): T {
+/** A registered temporary sibling of `finalPath`, with the two ways it can end. */
+function temporaryFile(finalPath: string) {
   const tmp = temporarySibling(finalPath);
   registerTemporary(tmp);
+  return {
+    tmp,
+    commit(): void {
+      renameSync(tmp, finalPath);
+      unregisterTemporary(tmp);
+    },
+    abort(error: unknown): never {
+      rmSync(tmp, { force: true });
+      unregisterTemporary(tmp);
+      throw wrapFsError(error, finalPath);
+    },
+  };
+}
+
+/** Runs `write(tmpPath)` then renames the file it wrote to `finalPath` (replacing a file there). */
+export function withTemporaryFile<T>(finalPath: string, write: (tmpPath: string) => T): T {
+  const file = temporaryFile(finalPath);
   try {
-    const result = write(tmp);
-    renameSync(tmp, finalPath);
+    const result = write(file.tmp);
+    file.commit();
     return result;
   } catch (error) {
-    rmSync(tmp, { force: true });
-    throw wrapFsError(error, finalPath);
-  } finally {
-    unregisterTemporary(tmp);
+    return file.abort(error);
   }
 }
 
 /** withTemporaryFile for an asynchronous `write`. */
 export async function withTemporaryFileAsync<T>(finalPath: string, write: (tmpPath: string) => Promise<T>): Promise<T> {
-  const tmp = temporarySibling(finalPath);
-  registerTemporary(tmp);
+  const file = temporaryFile(finalPath);
   try {
-    const result = await write(tmp);
-    renameSync(tmp, finalPath);
+    const result = await write(file.tmp);
+    file.commit();
     return result;
   } catch (error) {
-    rmSync(tmp, { force: true });
-    throw wrapFsError(error, finalPath);
-  } finally {
-    unregisterTemporary(tmp);
+    return file.abort(error);
   }
 }
 
