@@ -1,12 +1,18 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { FileSystemError, UsageError, VerificationError } from './errors.js';
+import { refuseHubId } from './hub-id.js';
+import { checkLabels } from './labels.js';
 import { toHuggingFace } from './mappings/index.js';
 import type { Conversion, SourceKind } from './mappings/types.js';
 import { type Checkpoint, type ReadOptions, readCheckpoint } from './readers/index.js';
 import { readHfFolder } from './readers/hf-folder.js';
+import { readDictFile } from './side-inputs.js';
 import { type FileDescription, describeFile, describeFileInBackground } from './source-info.js';
 import type { OnnxVariant } from './writers/onnx/index.js';
-import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, writeHuggingFaceFolder } from './writers/folder.js';
+import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, type SourceFileInfo, writeHuggingFaceFolder } from './writers/folder.js';
+import { type InputPath, refuseOutputOverlap } from './writers/output-guard.js';
 import { parseSize } from './writers/size.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
 
@@ -79,15 +85,42 @@ function hashInBackground(path: string, report?: (done: number, total: number) =
 }
 
 function checkInput(path: string, what: string): void {
+  refuseHubId(path, what);
   if (!existsSync(path)) throw new FileSystemError('E_NOT_FOUND', `${what} ${path} does not exist`);
+}
+
+/**
+ * A folder source for the report: its name, the size and sha256 of each file it was read from, and one sha256 over
+ * them (of the `sha256sum`-style manifest: "<sha256>  <file>" lines, sorted by file name).
+ */
+async function describeFolder(dir: string, files: readonly string[], report?: (done: number, total: number) => void): Promise<SourceFileInfo> {
+  const records: FileRecord[] = [];
+  for (const file of [...files].sort()) {
+    const d = await hashInBackground(join(dir, file), report).awaited;
+    records.push({ path: file, bytes: d.bytes, sha256: d.sha256 });
+  }
+  const manifest = records.map((r) => `${r.sha256}  ${r.path}\n`).join('');
+  return { file: dir, bytes: records.reduce((s, r) => s + r.bytes, 0), sha256: createHash('sha256').update(manifest).digest('hex'), files: records };
+}
+
+/** Every path a conversion reads, as --out must not overlap it. */
+function inputPaths(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream'>): InputPath[] {
+  return [
+    { path: input, what: statSync(input, { throwIfNoEntry: false })?.isDirectory() ? 'the source folder' : 'the checkpoint' },
+    ...(options.upstream !== undefined ? [{ path: options.upstream, what: '--upstream' }] : []),
+    ...(options.dict !== undefined ? [{ path: options.dict, what: '--dict' }] : []),
+  ];
 }
 
 /** Reads the source and maps it: a checkpoint file, or an existing Hugging Face folder. */
 export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'strict'>): {
   conversion: Conversion;
   close: () => void;
+  /** for a folder source: the files it was read from (relative to the folder) */
+  sourceFiles?: string[];
 } {
   checkInput(input, 'the input');
+  if (options.labels) checkLabels(options.labels);
   const readOptions: ReadOptions = { strict: options.strict ?? false };
   if (statSync(input).isDirectory()) {
     const folder = readHfFolder(input);
@@ -98,7 +131,8 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
       dropped: [],
       warnings: folder.warnings,
     };
-    return { conversion, close: () => folder.close() };
+    const sourceFiles = ['config.json', 'preprocessor_config.json', ...folder.weightFiles].filter((f) => existsSync(join(input, f)));
+    return { conversion, close: () => folder.close(), sourceFiles };
   }
   if (options.dict !== undefined) checkInput(options.dict, '--dict');
   if (options.upstream !== undefined) checkInput(options.upstream, '--upstream');
@@ -111,7 +145,7 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
     if (upstream) opened.push(upstream);
     const conversion = toHuggingFace(checkpoint, {
       ...(options.kind ? { kind: options.kind } : {}),
-      ...(options.dict !== undefined ? { dictText: readFileSync(options.dict, 'utf8') } : {}),
+      ...(options.dict !== undefined ? { dictText: readDictFile(options.dict) } : {}),
       ...(upstream ? { upstream } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
     });
@@ -129,6 +163,9 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
  */
 export async function convert(input: string, options: ConvertOptions): Promise<ConvertResult> {
   if (!options.out) throw new UsageError('E_NO_OUTPUT', 'an output folder is required (--out <dir>)');
+  // before anything is read or written: the output may never replace, delete or write into an input
+  checkInput(input, 'the input');
+  refuseOutputOverlap(options.out, inputPaths(input, options));
   // the inputs' sha256 (for the report) is computed on other threads, overlapping the reading and writing
   const hashProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ phase: 'hash', done, total }));
   const sourceHash = isFile(input) ? hashInBackground(input, hashProgress) : undefined;
@@ -145,11 +182,14 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
     throw error;
   }
   const { conversion, close } = loaded;
+  const folderSource = loaded.sourceFiles ? describeFolder(input, loaded.sourceFiles, hashProgress) : undefined;
+  folderSource?.catch(() => {}); // awaited by the writer; an error before then must not go unhandled
   try {
     const isFolder = conversion.kind === 'hf-folder';
     let verification: VerifyReport | undefined;
     const report = await writeHuggingFaceFolder(conversion, options.out, {
-      source: sourceHash?.awaited ?? { file: input, bytes: 0, sha256: '' },
+      source: sourceHash?.awaited ?? folderSource ?? { file: input, bytes: 0, sha256: '' },
+      localPaths: inputPaths(input, options).map((i) => i.path),
       ...(upstreamHash ? { upstream: upstreamHash.awaited } : {}),
       dtype: options.dtype ?? 'keep',
       maxShardBytes: parseSize(options.maxShardSize ?? '5GB'),
@@ -195,6 +235,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
                   report: verification,
                 });
               }
+              return { passed: verification.passed, checks: verification.checks.map((c) => ({ name: c.name, passed: c.passed, summary: c.summary, ...(c.skipped !== undefined ? { skipped: c.skipped } : {}) })) };
             },
           }
         : {}),

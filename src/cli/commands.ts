@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ConvertOptions, type ConvertResult, convert } from '../convert.js';
 import { EXIT_CODES, FileSystemError, UsageError } from '../errors.js';
+import { refuseHubId } from '../hub-id.js';
 import { inspectCheckpoint } from '../inspect.js';
 import type { SourceKind } from '../mappings/types.js';
 import type { VerifyOptions } from '../verify/index.js';
@@ -94,6 +95,7 @@ export async function runConvert(
 }
 
 export async function runInspect(file: string, flags: CommonFlags & { strict?: boolean; scan?: boolean }): Promise<void> {
+  refuseHubId(file, 'the file');
   const report = inspectCheckpoint(file, { strict: flags.strict ?? false, ...(flags.scan !== undefined ? { scan: flags.scan } : {}) });
   if (flags.json) printJson(report);
   else process.stdout.write(renderInspect(report));

@@ -8,6 +8,11 @@ function list(value: string): string[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
+/** --labels keeps empty entries (`a,,b`), so that they are refused by name instead of silently shifting the classes. */
+function labelList(value: string): string[] {
+  return value.split(',').map((s) => s.trim());
+}
+
 function number(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a non-negative number');
@@ -33,7 +38,7 @@ program
   .requiredOption('-o, --out <dir>', 'output folder (written to a temporary sibling and renamed at the end)')
   .option('--dict <file>', "fairseq dict.ltr.txt for fine-tuned CTC models whose checkpoint lacks the vocabulary")
   .option('--upstream <file>', 'the upstream HuBERT checkpoint of a SUPERB downstream head')
-  .option('--labels <a,b,...>', 'class labels of a sequence-classification head, in class-index order', list)
+  .option('--labels <a,b,...>', 'class labels of a sequence-classification head, in class-index order', labelList)
   .option('--onnx <variants>', 'also write ONNX graphs: fp32,fp16,int8', list)
   .option('--hidden-states', 'add every hidden state as an ONNX output')
   .option('--external-data', 'write ONNX weights to model.onnx_data (automatic above 2 GB)')
@@ -41,7 +46,7 @@ program
   .option('--max-shard-size <size>', 'largest safetensors shard, e.g. 5GB or 500MB', '5GB')
   .addOption(new Option('--kind <kind>', 'source kind, overriding detection').choices(['fairseq-hubert', 'fairseq-hubert-ctc', 's3prl-hubert', 'distilhubert', 'superb-downstream']))
   .option('--strict', 'refuse any pickle global outside the documented allow-list')
-  .option('--force', 'replace a non-empty output folder')
+  .option('--force', 'replace an existing output folder, if it is empty or one hubert-convert wrote')
   .option('--verify', 'verify the result before publishing it (nothing is written if a check fails)')
   .option('--json', 'print only a JSON report on stdout')
   .option('-q, --quiet', 'no progress output')
@@ -74,7 +79,7 @@ program
   .option('--source <checkpoint>', 'the original checkpoint, to check every tensor bit for bit')
   .option('--upstream <file>', 'the upstream checkpoint, for SUPERB heads')
   .option('--dict <file>', 'the dict.ltr.txt the CTC conversion used, when the checkpoint holds none')
-  .option('--labels <a,b,...>', 'the labels the classification conversion used', list)
+  .option('--labels <a,b,...>', 'the labels the classification conversion used', labelList)
   .option('--audio <file>', 'add your own input (.wav 16 kHz mono, or .npy float32); repeatable', collect, [])
   .option('--expected <file>', 'activations produced elsewhere (.safetensors or .npy) to compare with')
   .option('--atol <n>', 'absolute tolerance for fp32 outputs (default 1e-4)', number)

@@ -4,6 +4,37 @@ import type { TokenizerFiles } from './types.js';
 /** fairseq's Dictionary starts with these four, in this order, before any symbol read from a file. */
 const FAIRSEQ_SPECIALS = ['<s>', '<pad>', '</s>', '<unk>'] as const;
 
+/** The 1-based number of the first line of `bytes` that is not valid UTF-8 (a newline byte never occurs inside a UTF-8 sequence). */
+function firstInvalidLine(bytes: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let start = 0;
+  let line = 1;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    try {
+      decoder.decode(bytes.subarray(start, i));
+    } catch {
+      return line;
+    }
+    start = i + 1;
+    line++;
+  }
+  return line;
+}
+
+/**
+ * A dictionary file's text. fairseq reads it as UTF-8; invalid bytes are an error (a lenient decoder would turn
+ * them into U+FFFD symbols that match nothing the model was trained on).
+ */
+export function decodeFairseqDict(bytes: Uint8Array, name = 'the dictionary'): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const line = firstInvalidLine(bytes);
+    throw new CorruptInputError('E_DICT_ENCODING', `${name} is not UTF-8 text (invalid bytes on line ${line}); fairseq dictionaries are UTF-8, one "<symbol> <count>" per line`, { line });
+  }
+}
+
 /**
  * Parses fairseq's `dict.*.txt` (`<symbol> <count> [#fairseq:overwrite]` per line) into the full symbol list
  * fairseq builds from it: the four specials first, then the file's symbols in order.
@@ -19,11 +50,17 @@ export function parseFairseqDict(text: string): string[] {
     const overwrite = fields.at(-1) === '#fairseq:overwrite';
     if (overwrite) fields = fields.slice(0, -1);
     if (fields.length < 2 || !/^\d+$/.test(fields.at(-1)!)) {
-      throw new CorruptInputError('E_DICT_SYNTAX', `dictionary line ${i + 1} is not "<symbol> <count>": ${JSON.stringify(raw)}`);
+      throw new CorruptInputError('E_DICT_SYNTAX', `dictionary line ${i + 1} is not "<symbol> <count>": ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)}`, { line: i + 1 });
     }
     const symbol = fields.slice(0, -1).join(' ');
+    if (symbol.includes('\0')) {
+      throw new CorruptInputError('E_DICT_SYNTAX', `dictionary line ${i + 1}: the symbol contains a NUL character; this is not a text dictionary`, { line: i + 1 });
+    }
+    if (symbol.trim() === '') {
+      throw new CorruptInputError('E_DICT_SYNTAX', `dictionary line ${i + 1}: empty symbol before the count; every line must be "<symbol> <count>"`, { line: i + 1 });
+    }
     if (seen.has(symbol) && !overwrite) {
-      throw new CorruptInputError('E_DICT_SYNTAX', `dictionary line ${i + 1}: duplicate symbol ${JSON.stringify(symbol)} (fairseq refuses this too)`);
+      throw new CorruptInputError('E_DICT_SYNTAX', `dictionary line ${i + 1}: duplicate symbol ${JSON.stringify(symbol)} (fairseq refuses this too)`, { line: i + 1 });
     }
     if (!seen.has(symbol)) symbols.push(symbol);
     seen.add(symbol);

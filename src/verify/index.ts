@@ -18,7 +18,9 @@ import { type VerifyInput, audioInput, builtInInputs } from './inputs.js';
 import { ReferenceCache } from './reference-cache.js';
 import { type CheckName, type CheckResult, type VerifyReport, VERIFY_REPORT_SCHEMA, VERIFY_REPORT_VERSION, skippedCheck } from './report.js';
 import { type ToleranceOptions, resolveTolerances } from './tolerances.js';
-import { readInputFile } from './read-input.js';
+import { refuseHubId } from '../hub-id.js';
+import { checkLabels } from '../labels.js';
+import { readDictFile } from '../side-inputs.js';
 
 export { referenceForward, type ReferenceInput, type ReferenceOptions, type ReferenceTensor } from './reference/forward.js';
 export { compareTensors, type Comparison, type Tolerance, type WorstElement } from './compare.js';
@@ -57,12 +59,10 @@ async function guarded(name: CheckName, run: () => CheckResult | Promise<CheckRe
   }
 }
 
-function readDict(path: string): string {
-  return readInputFile(path, '--dict ').toString('utf8');
-}
-
 export async function verify(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = performance.now();
+  refuseHubId(dir, 'the folder');
+  if (options.labels) checkLabels(options.labels);
   const folder = openFolder(dir);
   try {
     const { model, rawConfig } = folder;
@@ -73,7 +73,7 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
     const audio = (options.audio ?? []).map((p) => audioInput(p, model.preprocessor));
     const useMaskForExpected = model.preprocessor.return_attention_mask ?? rawConfig['feat_extract_norm'] === 'layer';
     const expectedSets: ExpectedSet[] | null = options.expected ? loadExpected(options.expected, model.architecture, builtIn, audio, useMaskForExpected === true) : null;
-    const dictText = options.dict !== undefined ? readDict(options.dict) : undefined;
+    const dictText = options.dict !== undefined ? readDictFile(options.dict) : undefined;
 
     const checks: CheckResult[] = [];
     checks.push(

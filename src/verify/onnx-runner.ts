@@ -5,6 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+// first: it switches the runtime's telemetry off before the runtime loads (see the module)
+import './runtime-telemetry-off.js';
 import * as ort from 'onnxruntime-node';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../dtype.js';
 import { ONNX_VARIANT_FILES } from '../model.js';

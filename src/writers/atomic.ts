@@ -73,6 +73,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 export interface TemporaryDirOptions {
   /** Replace an existing non-empty `finalDir` (moved aside first, deleted after the new one is in place). */
   force?: boolean;
+  /**
+   * With `force`: why the existing `finalDir` must not be replaced (undefined: it may be). A reason is refused with
+   * E_OUTPUT_NOT_OURS, before `fn` runs and again before the rename.
+   */
+  whyNotReplaceable?: (finalDir: string) => string | undefined;
 }
 
 /**
@@ -82,13 +87,13 @@ export interface TemporaryDirOptions {
  */
 export async function withTemporaryDir<T>(finalDir: string, fn: (tmpDir: string) => T | Promise<T>, options: TemporaryDirOptions = {}): Promise<T> {
   const force = options.force ?? false;
-  refuseExisting(finalDir, force);
+  refuseExisting(finalDir, force, options.whyNotReplaceable);
   const tmp = temporarySibling(finalDir);
   registerTemporary(tmp);
   try {
     mkdirSync(tmp);
     const result = await fn(tmp);
-    moveIntoPlace(tmp, finalDir, force);
+    moveIntoPlace(tmp, finalDir, force, options.whyNotReplaceable);
     return result;
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
@@ -109,14 +114,23 @@ function occupancy(path: string): 'absent' | 'empty-dir' | 'occupied' {
   return stat.isDirectory() && readdirSync(path).length === 0 ? 'empty-dir' : 'occupied';
 }
 
-function refuseExisting(finalDir: string, force: boolean): void {
-  if (!force && occupancy(finalDir) === 'occupied') {
+function refuseExisting(finalDir: string, force: boolean, whyNotReplaceable?: (finalDir: string) => string | undefined): void {
+  if (occupancy(finalDir) !== 'occupied') return;
+  if (!force) {
     throw new FileSystemError('E_OUTPUT_EXISTS', `${finalDir} already exists and is not empty; choose another output folder or pass --force to replace it`, { path: finalDir });
+  }
+  const reason = whyNotReplaceable?.(finalDir);
+  if (reason !== undefined) {
+    throw new FileSystemError(
+      'E_OUTPUT_NOT_OURS',
+      `--force replaces only an empty folder or one hubert-convert wrote, and ${finalDir} is neither: ${reason}. Nothing was changed; remove it yourself if you want it replaced, or choose another output folder`,
+      { path: finalDir },
+    );
   }
 }
 
-function moveIntoPlace(tmp: string, finalDir: string, force: boolean): void {
-  refuseExisting(finalDir, force);
+function moveIntoPlace(tmp: string, finalDir: string, force: boolean, whyNotReplaceable?: (finalDir: string) => string | undefined): void {
+  refuseExisting(finalDir, force, whyNotReplaceable);
   const state = occupancy(finalDir);
   if (state === 'absent' || state === 'empty-dir') {
     if (state === 'empty-dir') rmSync(finalDir, { recursive: true });

@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { type DType, isFloatDType } from '../dtype.js';
 import type { Conversion } from '../mappings/types.js';
 import type { HfModel } from '../model.js';
 import { type TensorData, castTensor } from '../tensor.js';
 import { VERSION } from '../version.js';
 import { withTemporaryDir } from './atomic.js';
+import { type RemovedConfigKey, withoutRemovedKeys } from './config-keys.js';
+import { localPathRedactor } from './local-paths.js';
+import { type CardVerification, GITATTRIBUTES, type ModelCardInput, renderModelCard } from './model-card.js';
+import { REPORT_FILE, whyNotReplaceable } from './output-guard.js';
 import { writeShardedSafetensorsAsync } from './safetensors-sharded.js';
 
 export type OutputDType = 'keep' | 'fp32' | 'fp16' | 'bf16';
@@ -15,9 +19,12 @@ const OUTPUT_DTYPES: Readonly<Record<Exclude<OutputDType, 'keep'>, DType>> = { f
 const TORCH_DTYPE_NAMES: Readonly<Partial<Record<DType, string>>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64' };
 
 export interface SourceFileInfo {
+  /** In the report: the file name only (a path given here is reduced to its name). */
   file: string;
   bytes: number;
   sha256: string;
+  /** a folder source: the files read from it; `sha256` is then that of their `sha256sum`-style manifest */
+  files?: FileRecord[];
 }
 
 export interface FileRecord {
@@ -40,6 +47,8 @@ export interface ConversionReport {
   mapped: Conversion['mapped'];
   dropped: Conversion['dropped'];
   warnings: string[];
+  /** keys of the source's JSON files not carried into the output (remote-code pointers, local paths) */
+  removedConfigKeys: RemovedConfigKey[];
   onnx?: unknown[];
 }
 
@@ -58,8 +67,13 @@ export interface WriteFolderOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Adds files to the temporary folder (the ONNX export); returns report entries to merge. */
   addToFolder?: (tmpDir: string, model: HfModel) => Promise<{ files?: FileRecord[]; onnx?: unknown[] }>;
-  /** Runs on the complete temporary folder, report included (verification); throwing aborts and leaves nothing. */
-  checkBeforePublish?: (tmpDir: string) => Promise<void>;
+  /**
+   * Runs on the complete temporary folder, report included (verification); throwing aborts and leaves nothing. What
+   * it returns goes into the model card (README.md), whose checksum in the report is then updated.
+   */
+  checkBeforePublish?: (tmpDir: string) => Promise<CardVerification | void>;
+  /** Local paths (inputs) that written text must name by file name only; the source and upstream are always included. */
+  localPaths?: string[];
 }
 
 function sha256(data: string | Uint8Array): string {
@@ -101,10 +115,18 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
     outDir,
     async (tmp) => {
       const files: FileRecord[] = [];
-      const writeJson = (name: string, value: unknown) => {
-        const text = `${JSON.stringify(value, null, 2)}\n`;
+      const removedConfigKeys: RemovedConfigKey[] = [];
+      const writeText = (name: string, text: string) => {
         writeFileSync(join(tmp, name), text);
-        files.push({ path: name, bytes: Buffer.byteLength(text), sha256: sha256(text) });
+        const record = { path: name, bytes: Buffer.byteLength(text), sha256: sha256(text) };
+        const at = files.findIndex((f) => f.path === name);
+        if (at >= 0) files[at] = record;
+        else files.push(record);
+      };
+      const writeJson = (name: string, value: object) => {
+        const { value: kept, removed } = withoutRemovedKeys(name, value);
+        removedConfigKeys.push(...removed);
+        writeText(name, `${JSON.stringify(kept, null, 2)}\n`);
       };
       writeJson('config.json', model.config);
       writeJson('preprocessor_config.json', model.preprocessor);
@@ -125,24 +147,59 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
       }
       const extra = (await options.addToFolder?.(tmp, model)) ?? {};
       files.push(...(extra.files ?? []));
+      writeText('.gitattributes', GITATTRIBUTES);
+
+      const source = await options.source;
+      const upstream = options.upstream ? await options.upstream : undefined;
+      const redact = localPathRedactor([...(options.localPaths ?? []), source.file, ...(upstream ? [upstream.file] : []), outDir, tmp]);
+      const named = (info: SourceFileInfo): SourceFileInfo => ({ file: basename(resolve(info.file)), bytes: info.bytes, sha256: info.sha256, ...(info.files ? { files: info.files } : {}) });
+      const warnings = [
+        ...conversion.warnings,
+        ...removedConfigKeys.map((r) => `${r.file}: removed "${r.key}" (${r.reason})`),
+      ].map(redact);
       const report: ConversionReport = {
         schema: 'hubert-convert/conversion-report',
         version: 1,
         tool: { name: 'hubert-convert', version: VERSION },
-        source: { ...(await options.source), kind: conversion.kind },
-        ...(options.upstream ? { upstream: await options.upstream } : {}),
+        source: { ...named(source), kind: conversion.kind },
+        ...(upstream ? { upstream: named(upstream) } : {}),
         architecture: model.architecture,
         dtype,
         files,
         mapped,
         dropped: conversion.dropped,
-        warnings: conversion.warnings,
+        warnings,
+        removedConfigKeys,
         ...(extra.onnx ? { onnx: extra.onnx } : {}),
       };
-      writeFileSync(join(tmp, 'conversion_report.json'), `${JSON.stringify(report, null, 2)}\n`);
-      await options.checkBeforePublish?.(tmp);
+      const card = (verification?: CardVerification): string => {
+        const input: ModelCardInput = {
+          name: basename(resolve(outDir)),
+          architecture: model.architecture,
+          config: model.config,
+          kind: conversion.kind,
+          source: report.source,
+          ...(report.upstream ? { upstream: report.upstream } : {}),
+          tool: report.tool,
+          dtype,
+          files: files.filter((f) => f.path !== 'README.md'),
+          ...(extra.onnx ? { onnx: extra.onnx as ModelCardInput['onnx'] } : {}),
+          ...(verification ? { verification } : {}),
+          warnings: conversion.warnings.map(redact),
+          removedConfigKeys,
+        };
+        return redact(renderModelCard(input));
+      };
+      const writeReport = () => writeFileSync(join(tmp, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
+      writeText('README.md', card());
+      writeReport();
+      const verification = await options.checkBeforePublish?.(tmp);
+      if (verification) {
+        writeText('README.md', card(verification));
+        writeReport();
+      }
       return report;
     },
-    { force: options.force ?? false },
+    { force: options.force ?? false, whyNotReplaceable },
   );
 }
