@@ -165,6 +165,8 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
   if (!options.out) throw new UsageError('E_NO_OUTPUT', 'an output folder is required (--out <dir>)');
   // before anything is read or written: the output may never replace, delete or write into an input
   checkInput(input, 'the input');
+  if (options.upstream !== undefined) checkInput(options.upstream, '--upstream');
+  if (options.dict !== undefined) checkInput(options.dict, '--dict');
   refuseOutputOverlap(options.out, inputPaths(input, options));
   // the inputs' sha256 (for the report) is computed on other threads, overlapping the reading and writing
   const hashProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ phase: 'hash', done, total }));

@@ -15,7 +15,12 @@ export function readDictFile(path: string): string {
 }
 
 export function readSideInput(path: string, what: string, maxBytes: number): Uint8Array {
-  const stat = statSync(path, { throwIfNoEntry: false });
+  let stat: ReturnType<typeof statSync> | undefined;
+  try {
+    stat = statSync(path);
+  } catch {
+    stat = undefined; // missing, or below a file (ENOTDIR)
+  }
   if (!stat) throw new FileSystemError('E_NOT_FOUND', `${what} ${path} does not exist`, { path });
   if (stat.isDirectory()) throw new FileSystemError('E_NOT_A_FILE', `${what} ${path} is a folder; pass the file itself`, { path });
   if (!stat.isFile()) throw new FileSystemError('E_NOT_A_FILE', `${what} ${path} is not a regular file (a device, FIFO or socket); pass a file`, { path });

@@ -146,6 +146,8 @@ export function renderModelCard(input: ModelCardInput): string {
     '',
     '## Files',
     '',
+    'Besides this card and `conversion_report.json`:',
+    '',
     '| file | size | sha256 |',
     '|---|---|---|',
     ...input.files.map((f) => `| \`${cell(f.path)}\` | ${size(f.bytes)} | \`${f.sha256}\` |`),
@@ -165,7 +167,7 @@ export function renderModelCard(input: ModelCardInput): string {
   }
   if (input.verification) {
     lines.push(`Verification (\`${input.tool.name} verify\`, before the folder was published): **${input.verification.passed ? 'passed' : 'failed'}**.`, '');
-    for (const check of input.verification.checks) lines.push(`- ${check.name}: ${check.skipped !== undefined ? 'skipped' : check.passed ? 'passed' : 'failed'}, ${cell(check.summary)}`);
+    for (const check of input.verification.checks) lines.push(`- ${check.name}: ${check.skipped !== undefined ? '' : check.passed ? 'passed, ' : 'failed, '}${cell(check.summary)}`);
     lines.push('');
   } else {
     lines.push(`Not verified at conversion time; \`${input.tool.name} verify <folder> --source ${cell(input.source.file)}\` checks the weights bit for bit and every ONNX variant against an independent float64 reference.`, '');

@@ -39,8 +39,7 @@ function within(child: string, parent: string): boolean {
 /** The paths an input stands for: as written, resolved, and for a folder every entry in it (resolved: HF cache blobs). */
 function inputLocations(path: string): string[] {
   const locations = new Set([resolve(path), resolveExistingPart(path)]);
-  const stat = statSync(path, { throwIfNoEntry: false });
-  if (stat?.isDirectory()) {
+  if (statOrUndefined(path)?.isDirectory()) {
     for (const name of readdirSync(path)) {
       try {
         locations.add(realpathSync.native(join(path, name)));
@@ -52,9 +51,18 @@ function inputLocations(path: string): string[] {
   return [...locations];
 }
 
+/** stat, or undefined for a path that cannot exist (missing, or below a file: ENOTDIR). */
+function statOrUndefined(path: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function sameFile(a: string, b: string): boolean {
-  const sa = statSync(a, { throwIfNoEntry: false });
-  const sb = statSync(b, { throwIfNoEntry: false });
+  const sa = statOrUndefined(a);
+  const sb = statOrUndefined(b);
   return !!sa && !!sb && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
@@ -62,7 +70,7 @@ function sameFile(a: string, b: string): boolean {
 export function refuseOutputOverlap(out: string, inputs: readonly InputPath[]): void {
   const outLocations = [resolve(out), resolveExistingPart(out)];
   for (const input of inputs) {
-    if (statSync(input.path, { throwIfNoEntry: false }) === undefined) continue; // a missing input is reported by its reader
+    if (statOrUndefined(input.path) === undefined) continue; // a missing input is reported by its reader
     for (const location of inputLocations(input.path)) {
       for (const target of outLocations) {
         const relation = target === location || sameFile(target, location) ? 'is' : within(location, target) ? 'contains' : within(target, location) ? 'lies inside' : null;

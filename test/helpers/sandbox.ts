@@ -35,8 +35,11 @@ export class Sandbox {
     for (const dir of [this.cwd, this.tmp, this.home]) mkdirSync(dir);
   }
 
-  /** Runs `hubert-convert ...args` with cwd/TMPDIR/HOME inside the sandbox. `keep` lists cwd entries the run may create (its --out). */
-  run(args: string[], options: { timeoutMs?: number; keep?: string[] } = {}): SandboxRun {
+  /**
+   * Runs `hubert-convert ...args` with cwd/TMPDIR/HOME inside the sandbox. `keep` lists cwd entries the run may create
+   * (its --out); `env` adds variables, or removes inherited ones given as undefined.
+   */
+  run(args: string[], options: { timeoutMs?: number; keep?: string[]; env?: Record<string, string | undefined> } = {}): SandboxRun {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it for you)`);
     const rssFile = join(this.root, 'rss');
     rmSync(rssFile, { force: true });
@@ -45,7 +48,7 @@ export class Sandbox {
       cwd: this.cwd,
       encoding: 'utf8',
       timeout: options.timeoutMs ?? 30_000,
-      env: { ...process.env, TMPDIR: this.tmp, TMP: this.tmp, TEMP: this.tmp, HOME: this.home, HUBERT_TEST_RSS_FILE: rssFile },
+      env: withoutUndefined({ ...process.env, ...options.env, TMPDIR: this.tmp, TMP: this.tmp, TEMP: this.tmp, HOME: this.home, HUBERT_TEST_RSS_FILE: rssFile }),
     });
     const ms = performance.now() - started;
     const peakMiB = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) / 1024 : Number.NaN;
@@ -61,6 +64,11 @@ export class Sandbox {
   dispose(): void {
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** `env` with the variables set to undefined removed (so a test can unset an inherited one). */
+function withoutUndefined(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
 /** The `error[E_CODE]` of a one-line CLI error, or null. */

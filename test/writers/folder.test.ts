@@ -32,7 +32,7 @@ describe('writeHuggingFaceFolder', () => {
     const out = join(work, 'ctc');
     const report = await writeHuggingFaceFolder(conversion, out, { source });
     expect(readdirSync(out).sort()).toEqual(
-      ['config.json', 'conversion_report.json', 'model.safetensors', 'preprocessor_config.json', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json'],
+      ['.gitattributes', 'README.md', 'config.json', 'conversion_report.json', 'model.safetensors', 'preprocessor_config.json', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json'],
     );
     const written = readSafetensors(join(out, 'model.safetensors'));
     expect(written.metadata).toEqual({ format: 'pt' });
@@ -47,7 +47,9 @@ describe('writeHuggingFaceFolder', () => {
     expect(config).toEqual(expected);
     expect(JSON.parse(readFileSync(join(out, 'vocab.json'), 'utf8'))).toEqual(readJsonFixture('hf/fairseq_ctc/vocab.json'));
 
-    expect(report.source).toEqual({ ...source, kind: 'fairseq-hubert-ctc' });
+    // the report names the source by file name and checksum, never by its local path
+    expect(report.source).toEqual({ ...source, file: 'fairseq_ctc.pt', kind: 'fairseq-hubert-ctc' });
+    expect(report.files.map((f) => f.path).sort()).toEqual(readdirSync(out).filter((f) => f !== 'conversion_report.json').sort());
     for (const f of report.files) {
       const bytes = readFileSync(join(out, f.path));
       expect({ path: f.path, bytes: bytes.byteLength, sha256: sha256(bytes) }).toEqual(f);
@@ -93,15 +95,20 @@ describe('writeHuggingFaceFolder', () => {
     checkpoint.close();
   });
 
-  it('refuses a non-empty output folder without force, and replaces it with force', async () => {
+  it('refuses a non-empty output folder without force; force replaces only a folder it wrote', async () => {
     const { checkpoint, conversion, source } = converted('fairseq_base_dict.pt');
     const out = join(work, 'existing');
     mkdirSync(out);
     writeFileSync(join(out, 'keep.txt'), 'mine');
     await expect(writeHuggingFaceFolder(conversion, out, { source })).rejects.toMatchObject({ constructor: FileSystemError, code: 'E_OUTPUT_EXISTS' });
+    // a folder someone else wrote is theirs to remove, even with force
+    await expect(writeHuggingFaceFolder(conversion, out, { source, force: true })).rejects.toMatchObject({ constructor: FileSystemError, code: 'E_OUTPUT_NOT_OURS' });
     expect(readdirSync(out)).toEqual(['keep.txt']);
-    await writeHuggingFaceFolder(conversion, out, { source, force: true });
-    expect(existsSync(join(out, 'keep.txt'))).toBe(false);
+    rmSync(join(out, 'keep.txt'));
+    await writeHuggingFaceFolder(conversion, out, { source });
+    const first = readFileSync(join(out, 'conversion_report.json'), 'utf8');
+    await writeHuggingFaceFolder(conversion, out, { source, force: true, dtype: 'fp16' });
+    expect(readFileSync(join(out, 'conversion_report.json'), 'utf8')).not.toBe(first);
     expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
     checkpoint.close();
   });
