@@ -123,16 +123,18 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         if (at >= 0) files[at] = record;
         else files.push(record);
       };
-      const writeJson = (name: string, value: object) => {
+      const writeJson = (name: string, value: object) => writeText(name, `${JSON.stringify(value, null, 2)}\n`);
+      // settings files only: in vocab.json and tokenizer.json the keys are tokens, which may be spelled like anything
+      const writeSettings = (name: string, value: object) => {
         const { value: kept, removed } = withoutRemovedKeys(name, value);
         removedConfigKeys.push(...removed);
-        writeText(name, `${JSON.stringify(kept, null, 2)}\n`);
+        writeJson(name, kept);
       };
-      writeJson('config.json', model.config);
-      writeJson('preprocessor_config.json', model.preprocessor);
+      writeSettings('config.json', model.config);
+      writeSettings('preprocessor_config.json', model.preprocessor);
       if (conversion.tokenizer) {
         writeJson('vocab.json', conversion.tokenizer.vocab);
-        writeJson('tokenizer_config.json', conversion.tokenizer.tokenizerConfig);
+        writeSettings('tokenizer_config.json', conversion.tokenizer.tokenizerConfig);
         writeJson('special_tokens_map.json', conversion.tokenizer.specialTokensMap);
         writeJson('tokenizer.json', conversion.tokenizer.tokenizerJson);
       }

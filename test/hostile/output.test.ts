@@ -244,6 +244,19 @@ describe('remote-code keys never reach the output', () => {
   });
 });
 
+describe('token files are not settings files', () => {
+  it('a vocabulary symbol spelled like a removed key stays in vocab.json', () => {
+    const lines = readFileSync(join(data, 'dict.ltr.txt'), 'utf8').trimEnd().split('\n');
+    lines[lines.length - 1] = `auto_map ${lines.at(-1)!.split(' ')[1]}`;
+    writeFileSync(join(data, 'dict.ltr.txt'), `${lines.join('\n')}\n`);
+    const r = box.run(['convert', 'data/ctc.pt', '--dict', 'data/dict.ltr.txt', '--out', 'out', '-q'], { keep: ['data', 'hf', 'out'] });
+    expect(r.status, r.stderr).toBe(0);
+    const vocab = JSON.parse(readFileSync(join(box.cwd, 'out', 'vocab.json'), 'utf8'));
+    expect(vocab['auto_map']).toBe(lines.length + 4 - 1);
+    expect(JSON.parse(readFileSync(join(box.cwd, 'out', 'conversion_report.json'), 'utf8')).removedConfigKeys).toEqual([]);
+  });
+});
+
 it('the sandbox itself is clean after every case', () => {
   expect(existsSync(box.tmp) && readdirSync(box.tmp)).toEqual([]);
   expect(readdirSync(box.home)).toEqual([]);
