@@ -66,6 +66,18 @@ function sameFile(a: string, b: string): boolean {
   return !!sa && !!sb && sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
+/**
+ * Whether some existing folder above `path` is `folder` by identity (device and inode), which catches what comparing
+ * strings misses: another spelling on a case-insensitive file system, a bind mount.
+ */
+function hasAncestor(path: string, folder: string): boolean {
+  if (!statOrUndefined(folder)?.isDirectory()) return false;
+  for (let p = dirname(path); ; p = dirname(p)) {
+    if (sameFile(p, folder)) return true;
+    if (dirname(p) === p) return false;
+  }
+}
+
 /** Refuses (E_OUT_OVERLAPS_INPUT, exit 6) an output that is, contains, or lies inside any input. */
 export function refuseOutputOverlap(out: string, inputs: readonly InputPath[]): void {
   const outLocations = [resolve(out), resolveExistingPart(out)];
@@ -73,7 +85,14 @@ export function refuseOutputOverlap(out: string, inputs: readonly InputPath[]): 
     if (statOrUndefined(input.path) === undefined) continue; // a missing input is reported by its reader
     for (const location of inputLocations(input.path)) {
       for (const target of outLocations) {
-        const relation = target === location || sameFile(target, location) ? 'is' : within(location, target) ? 'contains' : within(target, location) ? 'lies inside' : null;
+        const relation =
+          target === location || sameFile(target, location)
+            ? 'is'
+            : within(location, target) || hasAncestor(location, target)
+              ? 'contains'
+              : within(target, location) || hasAncestor(target, location)
+                ? 'lies inside'
+                : null;
         if (relation) {
           throw new FileSystemError(
             'E_OUT_OVERLAPS_INPUT',
