@@ -8,6 +8,7 @@ import { type FileDescription, describeFile, describeFileInBackground } from './
 import type { OnnxVariant } from './writers/onnx/index.js';
 import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, writeHuggingFaceFolder } from './writers/folder.js';
 import { parseSize } from './writers/size.js';
+import { validateConversion } from './validate.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
 
 export interface ConvertOptions {
@@ -146,6 +147,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
   }
   const { conversion, close } = loaded;
   try {
+    validateConversion(conversion, input);
     const isFolder = conversion.kind === 'hf-folder';
     let verification: VerifyReport | undefined;
     const report = await writeHuggingFaceFolder(conversion, options.out, {

@@ -40,6 +40,8 @@ export interface ConversionReport {
   mapped: Conversion['mapped'];
   dropped: Conversion['dropped'];
   warnings: string[];
+  /** Tensors with NaN/Inf values (present when the values were scanned). */
+  nonFinite?: NonNullable<Conversion['nonFinite']>;
   onnx?: unknown[];
 }
 
@@ -137,6 +139,7 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         mapped,
         dropped: conversion.dropped,
         warnings: conversion.warnings,
+        ...(conversion.nonFinite ? { nonFinite: conversion.nonFinite } : {}),
         ...(extra.onnx ? { onnx: extra.onnx } : {}),
       };
       writeFileSync(join(tmp, 'conversion_report.json'), `${JSON.stringify(report, null, 2)}\n`);
