@@ -1,5 +1,5 @@
 import { CorruptInputError, UnsupportedModelError } from '../errors.js';
-import { HUBERT_CONFIG_DEFAULTS } from '../hf-defaults.js';
+import { HUBERT_CONFIG_DEFAULTS, HUBERT_NAMES as N, basePrefixFor, hubertPreprocessor } from '../architectures/hubert/index.js';
 import type { HfArchitecture, HubertConfig, PreprocessorConfig } from '../model.js';
 import type { TensorData } from '../tensor.js';
 import { parseConvFeatureLayers } from './conv-layers.js';
@@ -70,7 +70,7 @@ export function deriveHubertConfig(spec: EncoderSpec, tensors: ReadonlyMap<strin
     mask_feature_prob: spec.maskChannelProb,
     mask_feature_length: spec.maskChannelLength,
   };
-  crossCheck(config, tensors, o.architecture === 'HubertModel' ? '' : 'hubert.');
+  crossCheck(config, tensors, basePrefixFor(o.architecture));
   return config;
 }
 
@@ -93,42 +93,34 @@ function crossCheck(c: HubertConfig, tensors: ReadonlyMap<string, TensorData>, p
   }
   let inChannels = 1;
   for (let i = 0; i < c.conv_dim.length; i++) {
-    const s = shapeOf(tensors, `${p}feature_extractor.conv_layers.${i}.conv.weight`);
+    const s = shapeOf(tensors, `${p}${N.conv(i)}.weight`);
     if (!s) mismatch(`conv layer count`, c.conv_dim.length, `no tensor for conv layer ${i}`);
     const want = [c.conv_dim[i]!, inChannels, c.conv_kernel[i]!];
     if (s.join() !== want.join()) mismatch(`conv layer ${i} (dim, in, kernel)`, want, s);
     inChannels = c.conv_dim[i]!;
   }
-  if (shapeOf(tensors, `${p}feature_extractor.conv_layers.${c.conv_dim.length}.conv.weight`)) {
+  if (shapeOf(tensors, `${p}${N.conv(c.conv_dim.length)}.weight`)) {
     mismatch('conv layer count', c.conv_dim.length, 'more conv layers');
   }
-  const hasConvBias = tensors.has(`${p}feature_extractor.conv_layers.0.conv.bias`);
+  const hasConvBias = tensors.has(`${p}${N.conv(0)}.bias`);
   if (hasConvBias !== c.conv_bias) mismatch('conv_bias', c.conv_bias, hasConvBias);
-  const hasLayerModeNorm = tensors.has(`${p}feature_extractor.conv_layers.1.layer_norm.weight`);
+  const hasLayerModeNorm = tensors.has(`${p}${N.convNorm(1)}.weight`);
   if (hasLayerModeNorm !== (c.feat_extract_norm === 'layer')) {
     mismatch('feature extractor norm', c.feat_extract_norm, hasLayerModeNorm ? 'a LayerNorm on every conv layer' : 'a GroupNorm on the first conv layer only');
   }
-  const proj = shapeOf(tensors, `${p}feature_projection.projection.weight`);
+  const proj = shapeOf(tensors, `${p}${N.featProj}.weight`);
   if (proj && proj.join() !== [c.hidden_size, inChannels].join()) mismatch('feature projection [hidden, conv_dim[-1]]', [c.hidden_size, inChannels], proj);
   let layers = 0;
-  while (tensors.has(`${p}encoder.layers.${layers}.attention.q_proj.weight`)) layers++;
+  while (tensors.has(`${p}${N.attention(layers)}.q_proj.weight`)) layers++;
   if (layers !== c.num_hidden_layers) mismatch('num_hidden_layers (encoder_layers)', c.num_hidden_layers, layers);
-  const fc1 = shapeOf(tensors, `${p}encoder.layers.0.feed_forward.intermediate_dense.weight`);
+  const fc1 = shapeOf(tensors, `${p}${N.feedForward(0)}.intermediate_dense.weight`);
   if (fc1 && fc1.join() !== [c.intermediate_size, c.hidden_size].join()) mismatch('intermediate_size', [c.intermediate_size, c.hidden_size], fc1);
-  const posConv = shapeOf(tensors, `${p}encoder.pos_conv_embed.conv.${c.conv_pos_batch_norm ? 'weight' : 'weight_v'}`);
+  const posConv = shapeOf(tensors, `${p}${N.posConv}.${c.conv_pos_batch_norm ? 'weight' : 'weight_v'}`);
   const wantPos = [c.hidden_size, c.hidden_size / c.num_conv_pos_embedding_groups, c.num_conv_pos_embeddings];
   if (!posConv || posConv.join() !== wantPos.join()) mismatch('positional conv [hidden, hidden/conv_pos_groups, conv_pos]', wantPos, posConv ?? 'missing');
 }
 
-/** preprocessor_config.json: normalisation as the model was trained (task.normalize), attention mask for layer-norm models. */
+/** preprocessor_config.json: normalisation as the model was trained (task.normalize); the rest is the spec's. */
 export function derivePreprocessor(config: HubertConfig, doNormalize: boolean): PreprocessorConfig {
-  return {
-    feature_extractor_type: 'Wav2Vec2FeatureExtractor',
-    feature_size: 1,
-    sampling_rate: 16000,
-    padding_value: 0,
-    padding_side: 'right',
-    do_normalize: doNormalize,
-    return_attention_mask: config.feat_extract_norm === 'layer',
-  };
+  return hubertPreprocessor(config, doNormalize);
 }

@@ -67,3 +67,8 @@ export function basePrefixOf(model: { architecture: HfArchitecture; tensors: Rea
   if (model.architecture !== 'HubertModel') return HUBERT_BASE_PREFIX;
   return model.tensors.has(`${HUBERT_BASE_PREFIX}${HUBERT_NAMES.featProj}.weight`) ? HUBERT_BASE_PREFIX : '';
 }
+
+/** A stored name as the schema names it: no base prefix, legacy weight-norm names (for matching across naming styles). */
+export function canonicalName(stored: string): string {
+  return legacyWeightNormName(stored.startsWith(HUBERT_BASE_PREFIX) ? stored.slice(HUBERT_BASE_PREFIX.length) : stored);
+}

@@ -18,7 +18,7 @@ import { convertDistilHubert, convertS3prlHubert, convertSuperbDownstream } from
 export const CONFIDENCE = {
   /** The file's structure (top-level keys, state-dict keys) fits. */
   structure: 1,
-  /** The file names its model (`_name`, `arch`). */
+  /** The file names its model (`_name`, `arch`), or has keys only that family has (a quantizer is never HuBERT's). */
   declared: 2,
   /** A declared variant of a declared family (`layer_type: conformer`): outranks the family's own name. */
   variant: 3,
@@ -116,6 +116,7 @@ export const SOURCES: readonly SourceEntry[] = [
   },
 ];
 
+/** Evidence from a state-dict key only that family has: as strong as a declared name. */
 const someKey = (h: SourceHints, test: (k: string) => boolean, what: string): string | undefined => {
   const k = h.stateKeys.find(test);
   return k && `its state dict has ${what} (${k})`;
@@ -135,7 +136,7 @@ export const REFUSED_FAMILIES: readonly RefusedFamily[] = [
     family: 'wav2vec 2.0',
     recognise: (h) =>
       hit(CONFIDENCE.declared, declaredAs(h, ['wav2vec2', 'wav2vec_ctc', 'wav2vec_seq2seq', 'wav2vec2_ctc'])) ??
-      hit(CONFIDENCE.structure, someKey(h, (k) => k.startsWith('quantizer.') || k === 'project_q.weight' || k.includes('w2v_model.quantizer.'), 'a quantizer')),
+      hit(CONFIDENCE.declared, someKey(h, (k) => k.startsWith('quantizer.') || k === 'project_q.weight' || k.includes('w2v_model.quantizer.'), 'a quantizer')),
     hint: "transformers' wav2vec2 conversion script converts it",
   },
   {
@@ -143,7 +144,7 @@ export const REFUSED_FAMILIES: readonly RefusedFamily[] = [
     recognise: (h) => {
       const cfg = h.at('cfg');
       if (cfg instanceof Map && cfg.has('relative_position_embedding')) return { score: CONFIDENCE.declared, evidence: 'its flat "cfg" has relative_position_embedding (a WavLMConfig)' };
-      return hit(CONFIDENCE.structure, someKey(h, (k) => k.includes('grep_linear') || k.includes('relative_attention_bias'), 'gated relative position bias weights'));
+      return hit(CONFIDENCE.declared, someKey(h, (k) => k.includes('grep_linear') || k.includes('relative_attention_bias'), 'gated relative position bias weights'));
     },
     hint: "transformers' WavLM conversion script converts it",
   },
@@ -151,14 +152,14 @@ export const REFUSED_FAMILIES: readonly RefusedFamily[] = [
     family: 'data2vec-audio',
     recognise: (h) =>
       hit(CONFIDENCE.declared, declaredAs(h, ['data2vec_audio'])) ??
-      hit(CONFIDENCE.structure, someKey(h, (k) => /^(w2v_encoder\.w2v_model\.)?encoder\.pos_conv\.[1-9]\d*\.0\./.test(k), 'a stacked positional convolution')),
+      hit(CONFIDENCE.declared, someKey(h, (k) => /^(w2v_encoder\.w2v_model\.)?encoder\.pos_conv\.[1-9]\d*\.0\./.test(k), 'a stacked positional convolution')),
     hint: "transformers' data2vec-audio conversion script converts it",
   },
   {
     family: 'ContentVec (speaker-conditioned)',
     recognise: (h) =>
       hit(CONFIDENCE.declared, declaredAs(h, ['contentvec'])) ??
-      hit(CONFIDENCE.structure, someKey(h, (k) => k.startsWith('encoder.cond_layer_norm.') || k.includes('.weight_ln.'), 'speaker-conditioned LayerNorms')),
+      hit(CONFIDENCE.declared, someKey(h, (k) => k.startsWith('encoder.cond_layer_norm.') || k.includes('.weight_ln.'), 'speaker-conditioned LayerNorms')),
     hint: 'the legacy ContentVec checkpoint (checkpoint_best_legacy_500.pt, a plain HuBERT) converts',
   },
 ];

@@ -1,3 +1,4 @@
+import { HUBERT_BASE_PREFIX } from '../../architectures/hubert/names.js';
 import { CorruptInputError, UnsupportedModelError, UsageError } from '../../errors.js';
 import { CfgReader, isCfgMap } from '../cfg-fields.js';
 import { distillerEncoderSpec, fairseqEncoderSpec } from '../encoder-spec.js';
@@ -70,7 +71,7 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
   const out = new MappedTensors();
   // the upstream becomes the `hubert.` sub-model; its records say they come from the --upstream file
   for (const record of upstream.mapped) {
-    const target = `hubert.${record.target}`;
+    const target = `${HUBERT_BASE_PREFIX}${record.target}`;
     out.tensors.set(target, upstream.model.tensors.get(record.target)!);
     out.mapped.push({ ...record, source: `upstream:${record.source}`, target });
   }
