@@ -4,6 +4,8 @@ import type { HfArchitecture, HubertConfig, PreprocessorConfig } from '../model.
 import type { TensorData } from '../tensor.js';
 import { parseConvFeatureLayers } from './conv-layers.js';
 import type { EncoderSpec } from './encoder-spec.js';
+import { configViolations } from '../architectures/validate.js';
+import { describeViolation } from '../architectures/hubert/config.js';
 
 /** fairseq activation names → transformers ACT2FN names. */
 const ACTIVATIONS: Readonly<Record<string, string>> = {
@@ -70,8 +72,37 @@ export function deriveHubertConfig(spec: EncoderSpec, tensors: ReadonlyMap<strin
     mask_feature_prob: spec.maskChannelProb,
     mask_feature_length: spec.maskChannelLength,
   };
+  refuseInvalid(config);
   crossCheck(config, tensors, basePrefixFor(o.architecture));
   return config;
+}
+
+/** The source config field each derived HF field comes from, for messages (fairseq names; s3prl uses the same). */
+const SOURCE_FIELDS: Readonly<Record<string, string>> = {
+  hidden_size: 'encoder_embed_dim',
+  num_hidden_layers: 'encoder_layers',
+  num_attention_heads: 'encoder_attention_heads',
+  intermediate_size: 'encoder_ffn_embed_dim',
+  num_conv_pos_embeddings: 'conv_pos',
+  num_conv_pos_embedding_groups: 'conv_pos_groups',
+  hidden_dropout: 'dropout',
+  feat_proj_dropout: 'dropout_input',
+  layerdrop: 'encoder_layerdrop',
+  mask_time_prob: 'mask_prob',
+  mask_time_length: 'mask_length',
+  mask_feature_prob: 'mask_channel_prob',
+  mask_feature_length: 'mask_channel_length',
+};
+
+/** An absurd source config is refused by the spec's rules before anything is sized from it. */
+function refuseInvalid(config: HubertConfig): void {
+  const violations = configViolations(config);
+  if (violations.length === 0) return;
+  const named = violations.map((v) => {
+    const source = v.field.split(', ').map((f) => SOURCE_FIELDS[f]).filter(Boolean);
+    return `${describeViolation(v)}${source.length ? ` (the checkpoint's ${source.join(', ')})` : ''}`;
+  });
+  throw new CorruptInputError('E_CONFIG_INVALID', `the checkpoint's model config breaks ${violations.length} rule(s) of HubertConfig: ${named.join('; ')}; the file is damaged or not a model hubert-convert can build`, { violations });
 }
 
 function shapeOf(tensors: ReadonlyMap<string, TensorData>, name: string): readonly number[] | undefined {
