@@ -95,6 +95,7 @@ export function convertFairseqCtc(root: Map<unknown, unknown>, file: string, opt
     mapped: out.mapped,
     dropped: out.dropped,
     warnings: [],
+    sourceNameOf: out.sourceNameOf,
     tokenizer,
   };
 }

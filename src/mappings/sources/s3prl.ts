@@ -105,6 +105,11 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
     model: { architecture: 'HubertForSequenceClassification', config, preprocessor: upstream.model.preprocessor, tensors: out.tensors },
     mapped: out.mapped,
     dropped: out.dropped,
+    sourceNameOf: (target) => {
+      if (!target.startsWith(HUBERT_BASE_PREFIX)) return out.sourceNameOf(target);
+      const source = upstream.sourceNameOf?.(target.slice(HUBERT_BASE_PREFIX.length));
+      return source && `upstream:${source}`;
+    },
     warnings: [
       ...upstream.warnings,
       ...(base.do_stable_layer_norm
