@@ -5,8 +5,9 @@
  */
 import { CorruptInputError } from '../errors.js';
 import type { HfModel } from '../model.js';
-import { crossFieldViolations, describeViolation, fieldViolations } from './hubert/config.js';
-import { TensorSchema, kindInWords } from './hubert/tensors.js';
+import { describeViolation } from './hubert/config.js';
+import { type TensorSchema, kindInWords } from './hubert/tensors.js';
+import { specFor } from './index.js';
 import type { ConfigViolation, SchemaMatch } from './spec.js';
 
 export interface ValidationSubject {
@@ -19,8 +20,7 @@ export interface ValidationSubject {
 
 /** The config's violations: each field's rule, then (when the fields are sound) the rules between fields. */
 export function configViolations(config: HfModel['config']): ConfigViolation[] {
-  const own = fieldViolations(config as unknown as Record<string, unknown>);
-  return own.length > 0 ? own : crossFieldViolations(config);
+  return specFor(config).configViolations(config);
 }
 
 const CATEGORIES = [
@@ -45,7 +45,7 @@ export function validateModel(subject: ValidationSubject, where: string): Tensor
       { violations },
     );
   }
-  const schema = new TensorSchema(model.config, model.architecture);
+  const schema = specFor(model.config).schema(model.config, model.architecture);
   const match = schema.match([...model.tensors].map(([name, t]) => [name, { shape: t.shape, dtype: t.dtype }]));
   const sources = new Map((subject.mapped ?? []).map((m) => [m.target, m.source]));
   const named = (hf: string) => {

@@ -6,7 +6,8 @@
  */
 import type { HfModel, HubertConfig } from '../../model.js';
 import { convOutputLength } from '../reference/frames.js';
-import { HUBERT_CONFIG_FIELDS, HUBERT_SHAPE_FIELDS, TensorSchema, canonicalName, fieldAccepts, numLabelsOf, preprocessorProblems } from '../../architectures/hubert/index.js';
+import { specFor } from '../../architectures/index.js';
+import { HUBERT_CONFIG_FIELDS, HUBERT_SHAPE_FIELDS, canonicalName, fieldAccepts, numLabelsOf, preprocessorProblems } from '../../architectures/hubert/index.js';
 import { type TensorEntry, sameShape } from '../../architectures/spec.js';
 import { type CheckItem, type CheckResult, checkResult } from '../report.js';
 
@@ -73,7 +74,7 @@ function tensorItems(model: HfModel): CheckItem[] {
   const items: CheckItem[] = [];
   const actual = new Map<string, { stored: string; shape: readonly number[]; dtype: string }>();
   for (const [stored, t] of model.tensors) actual.set(canonicalName(stored), { stored, shape: t.shape, dtype: t.dtype });
-  const expected = new Map<string, TensorEntry>(new TensorSchema(c, model.architecture).entries.map((e) => [e.name, e]));
+  const expected = new Map<string, TensorEntry>(specFor(c).schema(c, model.architecture).entries.map((e) => [e.name, e]));
   const has = (name: string) => actual.has(name);
   const rule = (subject: string, passed: boolean, ok: string, bad: string) => items.push({ subject, passed, message: passed ? ok : bad });
 

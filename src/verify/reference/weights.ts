@@ -8,7 +8,8 @@ import { CorruptInputError } from '../../errors.js';
 import type { HfModel } from '../../model.js';
 import { isFloatDType } from '../../dtype.js';
 import { toFloat64, type TensorData } from '../../tensor.js';
-import { TensorSchema, basePrefixOf, weightNormAliasOf } from '../../architectures/hubert/index.js';
+import { type TensorSchema, basePrefixOf, weightNormAliasOf } from '../../architectures/hubert/index.js';
+import { specFor } from '../../architectures/index.js';
 
 /** The base-model prefix of head models' tensors (the spec's rule; re-exported for the reference's callers). */
 export { basePrefixOf };
@@ -22,7 +23,7 @@ export class ReferenceWeights {
 
   /** Names and shapes come from the architecture spec; the numerics that use them stay the reference's own. */
   get schema(): TensorSchema {
-    this.schemaOf ??= new TensorSchema(this.model.config, this.model.architecture);
+    this.schemaOf ??= specFor(this.model.config).schema(this.model.config, this.model.architecture);
     return this.schemaOf;
   }
 

@@ -15,7 +15,8 @@
  * length formula, padded frames zeroed before the encoder, padded keys masked with float32-min, masked mean pooling.
  * hidden_states follow 5.x: for pre-LN models the last entry is the last layer's raw output (no final LayerNorm).
  */
-import { TensorSchema, basePrefixOf } from '../../architectures/hubert/index.js';
+import { type TensorSchema, basePrefixOf } from '../../architectures/hubert/index.js';
+import { specFor } from '../../architectures/index.js';
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
 import type { HfModel, HubertConfig, OnnxVariant } from '../../model.js';
 import type { TensorData } from '../../tensor.js';
@@ -70,7 +71,7 @@ class HubertGraph {
 
   /** Names and shapes of the weights, from the architecture spec (built after the config is checked). */
   get schema(): TensorSchema {
-    this.schemaOf ??= new TensorSchema(this.model.config, this.model.architecture);
+    this.schemaOf ??= specFor(this.model.config).schema(this.model.config, this.model.architecture);
     return this.schemaOf;
   }
 
