@@ -39,6 +39,41 @@ function classify(dtype: TensorData['dtype'], b: Uint8Array, at: number): 0 | 1 
   }
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The fast path: whole elements through a typed view (the common case, aligned chunks on a little-endian host), one
+ * mask test per element; only elements with an all-ones exponent are looked at again. False when it cannot apply.
+ */
+function scanAligned(dtype: TensorData['dtype'], chunk: Uint8Array, from: number, to: number, counts: NonFiniteCount): boolean {
+  const offset = chunk.byteOffset + from;
+  if (!LITTLE_ENDIAN_HOST || to <= from) return to <= from;
+  if (dtype === 'F32' && offset % 4 === 0) {
+    const v = new Uint32Array(chunk.buffer, offset, (to - from) / 4);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      if ((x & 0x7f800000) === 0x7f800000) {
+        if ((x & 0x007fffff) !== 0) counts.nan++;
+        else counts.inf++;
+      }
+    }
+    return true;
+  }
+  if ((dtype === 'F16' || dtype === 'BF16') && offset % 2 === 0) {
+    const [exponent, mantissa] = dtype === 'F16' ? [0x7c00, 0x03ff] : [0x7f80, 0x007f];
+    const v = new Uint16Array(chunk.buffer, offset, (to - from) / 2);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      if ((x & exponent) === exponent) {
+        if ((x & mantissa) !== 0) counts.nan++;
+        else counts.inf++;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
 /** NaN and infinite values of a float tensor (integer tensors have none). */
 export function countNonFinite(t: TensorData): NonFiniteCount {
   const size = DTYPE_SIZE[t.dtype];
@@ -60,10 +95,12 @@ export function countNonFinite(t: TensorData): NonFiniteCount {
       carried = 0;
     }
     const end = at + Math.floor((chunk.length - at) / size) * size;
-    for (let i = at; i < end; i += size) {
-      const c = classify(t.dtype, chunk, i);
-      if (c === 1) counts.nan++;
-      else if (c === 2) counts.inf++;
+    if (!scanAligned(t.dtype, chunk, at, end, counts)) {
+      for (let i = at; i < end; i += size) {
+        const c = classify(t.dtype, chunk, i);
+        if (c === 1) counts.nan++;
+        else if (c === 2) counts.inf++;
+      }
     }
     if (end < chunk.length) {
       carry.set(chunk.subarray(end), 0);
