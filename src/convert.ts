@@ -14,6 +14,7 @@ import type { OnnxVariant } from './writers/onnx/index.js';
 import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, type SourceFileInfo, writeHuggingFaceFolder } from './writers/folder.js';
 import { type InputPath, refuseOutputOverlap } from './writers/output-guard.js';
 import { parseSize } from './writers/size.js';
+import { validateConversion } from './validate.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
 
 export interface ConvertOptions {
@@ -187,6 +188,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
   const folderSource = loaded.sourceFiles ? describeFolder(input, loaded.sourceFiles, hashProgress) : undefined;
   folderSource?.catch(() => {}); // awaited by the writer; an error before then must not go unhandled
   try {
+    validateConversion(conversion, input);
     const isFolder = conversion.kind === 'hf-folder';
     let verification: VerifyReport | undefined;
     const report = await writeHuggingFaceFolder(conversion, options.out, {

@@ -20,6 +20,14 @@ export { inspectCheckpoint, type InspectReport } from './inspect.js';
 export { toHuggingFace, detectSource, parseConvFeatureLayers, framesFor } from './mappings/index.js';
 export type { Conversion, ConversionOptions, SourceKind, MappedTensor, DroppedTensor, TokenizerFiles, Detection, ConvLayerSpec } from './mappings/index.js';
 
+// the architecture spec and the validate stage
+export { specFor, SPECS, HUBERT_SPEC, type ArchitectureSpec } from './architectures/index.js';
+export { TensorSchema, HUBERT_PARTS, HUBERT_CONFIG_FIELDS, HUBERT_NAMES, type SchemaPart } from './architectures/hubert/index.js';
+export { validateModel } from './architectures/validate.js';
+export { validateConversion } from './validate.js';
+export { countNonFinite, scanNonFinite, type NonFiniteTensor } from './non-finite.js';
+export { SOURCES, REFUSED_FAMILIES, type SourceEntry, type RefusedFamily } from './mappings/index.js';
+
 // write
 export { writeSafetensors } from './writers/safetensors.js';
 export { writeShardedSafetensors } from './writers/safetensors-sharded.js';

@@ -1,13 +1,12 @@
 import { statSync } from 'node:fs';
-import { DTYPE_SIZE, isFloatDType } from './dtype.js';
 import { HubertConvertError } from './errors.js';
 import { detectSource, toHuggingFace } from './mappings/index.js';
 import type { HubertConfig } from './model.js';
 import { type GlobalUse, type PlainJson, type ReadOptions, readCheckpoint, toPlainJson } from './readers/index.js';
-import { toFloat32, type TensorData } from './tensor.js';
+import { DEFAULT_SCAN_LIMIT_BYTES, countNonFinite } from './non-finite.js';
 
 /** Checkpoints up to this size get their values scanned for NaN/Inf by default (reading every byte). */
-export const DEFAULT_SCAN_LIMIT_BYTES = 1 << 30;
+export { DEFAULT_SCAN_LIMIT_BYTES };
 
 /** `hubert-convert inspect --json`: schema documented in the README. */
 export interface InspectReport {
@@ -38,18 +37,6 @@ function sourceConfigOf(root: unknown): PlainJson | null {
     if (v instanceof Map) return toPlainJson(v as never);
   }
   return null;
-}
-
-function nonFinite(t: TensorData): { nan: number; inf: number } {
-  const counts = { nan: 0, inf: 0 };
-  if (!isFloatDType(t.dtype)) return counts;
-  const values = toFloat32(t);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (Number.isNaN(v)) counts.nan++;
-    else if (!Number.isFinite(v)) counts.inf++;
-  }
-  return counts;
 }
 
 /**
@@ -87,8 +74,8 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
     const valuesScanned = options.scan ?? bytes <= DEFAULT_SCAN_LIMIT_BYTES;
     if (valuesScanned) {
       for (const { path: p, tensor } of checkpoint.tensors) {
-        const { nan, inf } = nonFinite(tensor);
-        if (nan + inf > 0) warnings.push(`${p} has ${nan} NaN and ${inf} infinite value(s) of ${tensor.byteLength / DTYPE_SIZE[tensor.dtype]}`);
+        const { nan, inf, total } = countNonFinite(tensor);
+        if (nan + inf > 0) warnings.push(`${p} has ${nan} NaN and ${inf} infinite value(s) of ${total}`);
       }
     }
     return {

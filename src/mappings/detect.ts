@@ -1,4 +1,6 @@
 import { UnsupportedModelError } from '../errors.js';
+import { readHints } from './source-hints.js';
+import { REFUSED_FAMILIES, SOURCES } from './sources/registry.js';
 import type { SourceKind } from './types.js';
 
 export interface Detection {
@@ -7,44 +9,39 @@ export interface Detection {
   evidence: string;
 }
 
-function keysOf(value: unknown): string[] {
-  return value instanceof Map ? [...value.keys()].filter((k): k is string => typeof k === 'string') : [];
-}
-
 function describeTop(root: unknown): string {
   if (!(root instanceof Map)) return `a ${Array.isArray(root) ? 'list' : root === null ? 'None' : typeof root} at the top level`;
-  const keys = keysOf(root);
+  const keys = [...root.keys()].filter((k): k is string => typeof k === 'string');
   return `top-level keys ${keys.slice(0, 12).map((k) => JSON.stringify(k)).join(', ')}${keys.length > 12 ? ', …' : ''}`;
 }
 
 /**
- * Recognises the source family from the checkpoint's top-level structure (never from the file name).
- * An unrecognised file gets an error that says what was found.
+ * Recognises the source family (never from the file name): every registered source and refused family judges the
+ * file, the most confident wins (a declared `_name`/`arch` over structure; a refusal over a source at equal
+ * confidence). A family hubert-convert does not convert is refused by name; an unrecognised file gets an error that
+ * says what was found.
  */
 export function detectSource(root: unknown, file: string): Detection {
-  const top = new Set(keysOf(root));
-  if (top.has('Distiller') && top.has('Config')) return { kind: 'distilhubert', evidence: 'has "Distiller" and "Config" (s3prl distiller checkpoint)' };
-  if (top.has('Downstream') && top.has('Featurizer')) {
-    return { kind: 'superb-downstream', evidence: 'has "Downstream" and "Featurizer" (s3prl downstream checkpoint)' };
+  const hints = readHints(root);
+  let best: { score: number; evidence: string; kind?: SourceKind; refused?: (typeof REFUSED_FAMILIES)[number] } | undefined;
+  for (const refused of REFUSED_FAMILIES) {
+    const r = refused.recognise(hints);
+    if (r && (!best || r.score > best.score)) best = { ...r, refused };
   }
-  if (top.has('model_weight') && top.has('model_cfg') && top.has('task_cfg')) {
-    return { kind: 's3prl-hubert', evidence: 'has "task_cfg", "model_cfg" and "model_weight" (s3prl converted checkpoint)' };
+  for (const source of SOURCES) {
+    const r = source.recognise(hints);
+    if (r && (!best || r.score > best.score)) best = { ...r, kind: source.kind };
   }
-  const map = root as Map<unknown, unknown>;
-  if (top.has('model') && (map.get('cfg') instanceof Map || map.get('args') instanceof Map)) {
-    const stateKeys = keysOf(map.get('model'));
-    if (stateKeys.some((k) => k.startsWith('w2v_encoder.w2v_model.'))) {
-      return { kind: 'fairseq-hubert-ctc', evidence: 'has "model" with w2v_encoder.w2v_model.* keys (fairseq fine-tuned encoder)' };
-    }
-    if (stateKeys.some((k) => k.startsWith('quantizer.') || k === 'project_q.weight')) {
-      throw new UnsupportedModelError('E_UNSUPPORTED_MODEL', `${file}: this is a fairseq wav2vec 2.0 checkpoint (it has a quantizer), not HuBERT; hubert-convert converts HuBERT models`);
-    }
-    if (stateKeys.includes('feature_extractor.conv_layers.0.0.weight')) {
-      return { kind: 'fairseq-hubert', evidence: 'has "model" with fairseq HubertModel keys and a config' };
-    }
+  if (best?.refused) {
+    throw new UnsupportedModelError(
+      'E_UNSUPPORTED_FAMILY',
+      `${file}: this is a ${best.refused.family} checkpoint (${best.evidence}), not HuBERT; hubert-convert converts HuBERT models only (${best.refused.hint})`,
+      { family: best.refused.family, evidence: best.evidence },
+    );
   }
+  if (best?.kind) return { kind: best.kind, evidence: best.evidence };
   throw new UnsupportedModelError(
     'E_UNKNOWN_SOURCE',
-    `${file}: not a checkpoint kind hubert-convert recognises (found ${describeTop(root)}). Supported: fairseq HuBERT (pretrained or CTC fine-tuned), s3prl converted HuBERT, DistilHuBERT, SUPERB downstream; use --kind to force one`,
+    `${file}: not a checkpoint kind hubert-convert recognises (found ${describeTop(root)}). Supported: ${SOURCES.map((s) => s.describe).join(', ')}; use --kind to force one`,
   );
 }

@@ -87,3 +87,17 @@ export function applyTable(table: MappingTable, keys: Iterable<string>): TableRe
 export function weightAndBias(hf: string, ...from: string[]): RenameRule[] {
   return ['weight', 'bias'].map((p) => ({ hf: `${hf}.${p}`, from: from.map((f) => `${f}.${p}`) }));
 }
+
+/**
+ * The source name a table maps to `hf` (the first `from` of the matching rule, with its layer index), or undefined:
+ * for messages about a tensor the model needs but the source lacks.
+ */
+export function sourceNameFor(table: MappingTable, hf: string): string | undefined {
+  for (const rule of table.renames) {
+    const m = new RegExp(`^${escapeRegex(rule.hf).replace(/\\\{n\\\}/g, '(\\d+)')}$`).exec(hf);
+    if (!m) continue;
+    let i = 1;
+    return rule.from[0]!.replace(/\{n\}/g, () => m[i++]!);
+  }
+  return undefined;
+}

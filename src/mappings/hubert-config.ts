@@ -1,9 +1,11 @@
 import { CorruptInputError, UnsupportedModelError } from '../errors.js';
-import { HUBERT_CONFIG_DEFAULTS } from '../hf-defaults.js';
+import { HUBERT_CONFIG_DEFAULTS, HUBERT_NAMES as N, basePrefixFor, hubertPreprocessor } from '../architectures/hubert/index.js';
 import type { HfArchitecture, HubertConfig, PreprocessorConfig } from '../model.js';
 import type { TensorData } from '../tensor.js';
 import { parseConvFeatureLayers } from './conv-layers.js';
 import type { EncoderSpec } from './encoder-spec.js';
+import { configViolations } from '../architectures/validate.js';
+import { describeViolation } from '../architectures/hubert/config.js';
 
 /** fairseq activation names → transformers ACT2FN names. */
 const ACTIVATIONS: Readonly<Record<string, string>> = {
@@ -70,8 +72,37 @@ export function deriveHubertConfig(spec: EncoderSpec, tensors: ReadonlyMap<strin
     mask_feature_prob: spec.maskChannelProb,
     mask_feature_length: spec.maskChannelLength,
   };
-  crossCheck(config, tensors, o.architecture === 'HubertModel' ? '' : 'hubert.');
+  refuseInvalid(config);
+  crossCheck(config, tensors, basePrefixFor(o.architecture));
   return config;
+}
+
+/** The source config field each derived HF field comes from, for messages (fairseq names; s3prl uses the same). */
+const SOURCE_FIELDS: Readonly<Record<string, string>> = {
+  hidden_size: 'encoder_embed_dim',
+  num_hidden_layers: 'encoder_layers',
+  num_attention_heads: 'encoder_attention_heads',
+  intermediate_size: 'encoder_ffn_embed_dim',
+  num_conv_pos_embeddings: 'conv_pos',
+  num_conv_pos_embedding_groups: 'conv_pos_groups',
+  hidden_dropout: 'dropout',
+  feat_proj_dropout: 'dropout_input',
+  layerdrop: 'encoder_layerdrop',
+  mask_time_prob: 'mask_prob',
+  mask_time_length: 'mask_length',
+  mask_feature_prob: 'mask_channel_prob',
+  mask_feature_length: 'mask_channel_length',
+};
+
+/** An absurd source config is refused by the spec's rules before anything is sized from it. */
+function refuseInvalid(config: HubertConfig): void {
+  const violations = configViolations(config);
+  if (violations.length === 0) return;
+  const named = violations.map((v) => {
+    const source = v.field.split(', ').map((f) => SOURCE_FIELDS[f]).filter(Boolean);
+    return `${describeViolation(v)}${source.length ? ` (the checkpoint's ${source.join(', ')})` : ''}`;
+  });
+  throw new CorruptInputError('E_CONFIG_INVALID', `the checkpoint's model config breaks ${violations.length} rule(s) of HubertConfig: ${named.join('; ')}; the file is damaged or not a model hubert-convert can build`, { violations });
 }
 
 function shapeOf(tensors: ReadonlyMap<string, TensorData>, name: string): readonly number[] | undefined {
@@ -93,42 +124,34 @@ function crossCheck(c: HubertConfig, tensors: ReadonlyMap<string, TensorData>, p
   }
   let inChannels = 1;
   for (let i = 0; i < c.conv_dim.length; i++) {
-    const s = shapeOf(tensors, `${p}feature_extractor.conv_layers.${i}.conv.weight`);
+    const s = shapeOf(tensors, `${p}${N.conv(i)}.weight`);
     if (!s) mismatch(`conv layer count`, c.conv_dim.length, `no tensor for conv layer ${i}`);
     const want = [c.conv_dim[i]!, inChannels, c.conv_kernel[i]!];
     if (s.join() !== want.join()) mismatch(`conv layer ${i} (dim, in, kernel)`, want, s);
     inChannels = c.conv_dim[i]!;
   }
-  if (shapeOf(tensors, `${p}feature_extractor.conv_layers.${c.conv_dim.length}.conv.weight`)) {
+  if (shapeOf(tensors, `${p}${N.conv(c.conv_dim.length)}.weight`)) {
     mismatch('conv layer count', c.conv_dim.length, 'more conv layers');
   }
-  const hasConvBias = tensors.has(`${p}feature_extractor.conv_layers.0.conv.bias`);
+  const hasConvBias = tensors.has(`${p}${N.conv(0)}.bias`);
   if (hasConvBias !== c.conv_bias) mismatch('conv_bias', c.conv_bias, hasConvBias);
-  const hasLayerModeNorm = tensors.has(`${p}feature_extractor.conv_layers.1.layer_norm.weight`);
+  const hasLayerModeNorm = tensors.has(`${p}${N.convNorm(1)}.weight`);
   if (hasLayerModeNorm !== (c.feat_extract_norm === 'layer')) {
     mismatch('feature extractor norm', c.feat_extract_norm, hasLayerModeNorm ? 'a LayerNorm on every conv layer' : 'a GroupNorm on the first conv layer only');
   }
-  const proj = shapeOf(tensors, `${p}feature_projection.projection.weight`);
+  const proj = shapeOf(tensors, `${p}${N.featProj}.weight`);
   if (proj && proj.join() !== [c.hidden_size, inChannels].join()) mismatch('feature projection [hidden, conv_dim[-1]]', [c.hidden_size, inChannels], proj);
   let layers = 0;
-  while (tensors.has(`${p}encoder.layers.${layers}.attention.q_proj.weight`)) layers++;
+  while (tensors.has(`${p}${N.attention(layers)}.q_proj.weight`)) layers++;
   if (layers !== c.num_hidden_layers) mismatch('num_hidden_layers (encoder_layers)', c.num_hidden_layers, layers);
-  const fc1 = shapeOf(tensors, `${p}encoder.layers.0.feed_forward.intermediate_dense.weight`);
+  const fc1 = shapeOf(tensors, `${p}${N.feedForward(0)}.intermediate_dense.weight`);
   if (fc1 && fc1.join() !== [c.intermediate_size, c.hidden_size].join()) mismatch('intermediate_size', [c.intermediate_size, c.hidden_size], fc1);
-  const posConv = shapeOf(tensors, `${p}encoder.pos_conv_embed.conv.${c.conv_pos_batch_norm ? 'weight' : 'weight_v'}`);
+  const posConv = shapeOf(tensors, `${p}${N.posConv}.${c.conv_pos_batch_norm ? 'weight' : 'weight_v'}`);
   const wantPos = [c.hidden_size, c.hidden_size / c.num_conv_pos_embedding_groups, c.num_conv_pos_embeddings];
   if (!posConv || posConv.join() !== wantPos.join()) mismatch('positional conv [hidden, hidden/conv_pos_groups, conv_pos]', wantPos, posConv ?? 'missing');
 }
 
-/** preprocessor_config.json: normalisation as the model was trained (task.normalize), attention mask for layer-norm models. */
+/** preprocessor_config.json: normalisation as the model was trained (task.normalize); the rest is the spec's. */
 export function derivePreprocessor(config: HubertConfig, doNormalize: boolean): PreprocessorConfig {
-  return {
-    feature_extractor_type: 'Wav2Vec2FeatureExtractor',
-    feature_size: 1,
-    sampling_rate: 16000,
-    padding_value: 0,
-    padding_side: 'right',
-    do_normalize: doNormalize,
-    return_attention_mask: config.feat_extract_norm === 'layer',
-  };
+  return hubertPreprocessor(config, doNormalize);
 }

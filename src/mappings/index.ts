@@ -1,11 +1,11 @@
 import { UsageError } from '../errors.js';
 import type { Checkpoint } from '../readers/index.js';
 import { detectSource } from './detect.js';
-import { convertFairseqCtc, convertFairseqPretrained } from './sources/fairseq.js';
-import { convertDistilHubert, convertS3prlHubert, convertSuperbDownstream } from './sources/s3prl.js';
+import { sourceEntry } from './sources/registry.js';
 import type { Conversion, ConversionOptions, SourceKind } from './types.js';
 
 export { detectSource, type Detection } from './detect.js';
+export { SOURCES, REFUSED_FAMILIES, type SourceEntry, type RefusedFamily, type Recognition } from './sources/registry.js';
 export { parseConvFeatureLayers, framesFor, type ConvLayerSpec } from './conv-layers.js';
 export * from './types.js';
 
@@ -20,31 +20,10 @@ function rootMap(checkpoint: Checkpoint): Map<unknown, unknown> {
  */
 export function toHuggingFace(checkpoint: Checkpoint, options: ConversionOptions = {}): Conversion {
   const kind: SourceKind = options.kind ?? detectSource(checkpoint.root, checkpoint.file).kind;
-  const root = rootMap(checkpoint);
-  const file = checkpoint.file;
-  switch (kind) {
-    case 'fairseq-hubert':
-      return convertFairseqPretrained(root, file);
-    case 'fairseq-hubert-ctc':
-      return convertFairseqCtc(root, file, options);
-    case 's3prl-hubert':
-      return convertS3prlHubert(root, file);
-    case 'distilhubert':
-      return convertDistilHubert(root, file);
-    case 'superb-downstream': {
-      if (!options.upstream) {
-        throw new UsageError(
-          'E_NEEDS_UPSTREAM',
-          `${file} is a SUPERB downstream head; it holds no upstream weights. Pass the upstream checkpoint it was trained on: --upstream <fairseq or s3prl HuBERT checkpoint>`,
-        );
-      }
-      const upstreamKind = options.upstream && detectSource(options.upstream.root, options.upstream.file).kind;
-      if (upstreamKind !== 'fairseq-hubert' && upstreamKind !== 's3prl-hubert') {
-        throw new UsageError('E_BAD_UPSTREAM', `--upstream ${options.upstream.file} is a ${upstreamKind} checkpoint; a SUPERB head needs a fairseq or s3prl HuBERT upstream`);
-      }
-      return convertSuperbDownstream(root, file, options, toHuggingFace(options.upstream, { kind: upstreamKind }));
-    }
-    case 'hf-folder':
-      throw new UsageError('E_KIND_NEEDS_FOLDER', 'the hf-folder kind applies to a Hugging Face folder, not to a checkpoint file');
-  }
+  const entry = sourceEntry(kind);
+  if (!entry) throw new UsageError('E_KIND_NEEDS_FOLDER', 'the hf-folder kind applies to a Hugging Face folder, not to a checkpoint file');
+  return entry.convert(rootMap(checkpoint), checkpoint.file, options, {
+    convertCheckpoint: toHuggingFace,
+    detectKind: (c) => detectSource(c.root, c.file).kind,
+  });
 }

@@ -1,6 +1,6 @@
 import { CorruptInputError, UnsupportedModelError } from '../errors.js';
 import type { TensorData } from '../tensor.js';
-import { type MappingTable, applyTable } from './engine.js';
+import { type MappingTable, applyTable, sourceNameFor } from './engine.js';
 import type { DroppedTensor, MappedTensor } from './types.js';
 
 /** A source state dict: tensors by key, plus where it sits in the checkpoint (for report paths). */
@@ -39,6 +39,17 @@ export class MappedTensors {
   readonly tensors = new Map<string, TensorData>();
   readonly mapped: MappedTensor[] = [];
   readonly dropped: DroppedTensor[] = [];
+  private readonly applied: Array<{ dict: SourceStateDict; table: MappingTable; targetPrefix: string; strip: string }> = [];
+
+  /** The source name the applied tables give an HF name (whether or not the source has it): for validation messages. */
+  readonly sourceNameOf = (target: string): string | undefined => {
+    for (const { dict, table, targetPrefix, strip } of this.applied) {
+      if (!target.startsWith(targetPrefix)) continue;
+      const source = sourceNameFor(table, target.slice(targetPrefix.length));
+      if (source !== undefined) return `${dict.origin ?? ''}${dict.path}/${strip}${source}`;
+    }
+    return undefined;
+  };
 
   /**
    * Maps `keys` of `dict` (default: all) by `table`, naming targets `targetPrefix + hf`; `stripPrefix` is removed
@@ -49,6 +60,7 @@ export class MappedTensors {
     const keys = opts.keys ?? [...dict.tensors.keys()];
     const result = applyTable(table, keys.map((k) => k.slice(strip.length)));
     const sourceName = (key: string) => `${dict.origin ?? ''}${dict.path}/${strip}${key}`;
+    this.applied.push({ dict, table, targetPrefix: opts.targetPrefix ?? '', strip });
     if (result.unknown.length > 0) {
       throw new UnsupportedModelError(
         'E_UNKNOWN_KEYS',

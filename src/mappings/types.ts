@@ -50,6 +50,10 @@ export interface Conversion {
   dropped: DroppedTensor[];
   warnings: string[];
   tokenizer?: TokenizerFiles;
+  /** Source name a missing HF tensor would have had, when the mapping can say (for validation messages). */
+  sourceNameOf?: (target: string) => string | undefined;
+  /** Tensors holding NaN/Inf, set by the validate stage when it scanned the values. */
+  nonFinite?: import('../non-finite.js').NonFiniteTensor[];
 }
 
 export interface ConversionOptions {

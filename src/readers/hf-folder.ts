@@ -1,19 +1,13 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../errors.js';
-import { HUBERT_CONFIG_DEFAULTS } from '../hf-defaults.js';
+import { HUBERT_BASE_PREFIX, HUBERT_FAMILY, hubertPreprocessor, legacyWeightNormName, withHubertDefaults } from '../architectures/hubert/index.js';
 import type { HfArchitecture, HfModel, HubertConfig, PreprocessorConfig } from '../model.js';
 import type { TensorData } from '../tensor.js';
 import { readCheckpoint } from './index.js';
 import { openHfWeightFiles } from './safetensors-index.js';
 
-/** Names torch's new weight-norm parametrization uses in memory (and some saved folders); we write the legacy ones. */
-const WEIGHT_NORM_ALIASES: ReadonlyArray<[string, string]> = [
-  ['parametrizations.weight.original0', 'weight_g'],
-  ['parametrizations.weight.original1', 'weight_v'],
-];
-
-const ARCHITECTURES: readonly HfArchitecture[] = ['HubertModel', 'HubertForCTC', 'HubertForSequenceClassification'];
+const ARCHITECTURES = HUBERT_FAMILY.architectures;
 
 export interface HfFolder {
   dir: string;
@@ -68,7 +62,7 @@ export function readHfFolder(dir: string): HfFolder {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new FileSystemError('E_NO_CONFIG_JSON', `${dir} has no config.json; is this a Hugging Face model folder?`, { dir });
   const rawConfig = readJsonObject(configPath);
-  if (rawConfig['model_type'] !== 'hubert') {
+  if (rawConfig['model_type'] !== HUBERT_FAMILY.modelType) {
     throw new UnsupportedModelError('E_UNSUPPORTED_MODEL', `${configPath}: model_type is ${JSON.stringify(rawConfig['model_type'])}; hubert-convert handles "hubert" models`);
   }
   const warnings: string[] = [];
@@ -92,27 +86,18 @@ export function readHfFolder(dir: string): HfFolder {
   const tensors = new Map<string, TensorData>();
   const storedNames = new Map<string, string>();
   for (const [name, tensor] of stored) {
-    let normalised = name;
-    for (const [alias, legacy] of WEIGHT_NORM_ALIASES) if (normalised.endsWith(alias)) normalised = normalised.slice(0, -alias.length) + legacy;
-    if (architecture === 'HubertModel' && normalised.startsWith('hubert.')) normalised = normalised.slice('hubert.'.length);
+    // names as we write them: legacy weight-norm names, no base prefix on a bare HubertModel
+    let normalised = legacyWeightNormName(name);
+    if (architecture === 'HubertModel' && normalised.startsWith(HUBERT_BASE_PREFIX)) normalised = normalised.slice(HUBERT_BASE_PREFIX.length);
     tensors.set(normalised, tensor);
     storedNames.set(normalised, name);
   }
 
-  const convDim = Array.isArray(rawConfig['conv_dim']) ? (rawConfig['conv_dim'] as unknown[]) : HUBERT_CONFIG_DEFAULTS.conv_dim;
-  const config = { ...HUBERT_CONFIG_DEFAULTS, num_feat_extract_layers: convDim.length, ...rawConfig, architectures: [architecture] } as HubertConfig;
+  const config = { ...withHubertDefaults(rawConfig), architectures: [architecture] } as HubertConfig;
 
   const preprocessorPath = join(dir, 'preprocessor_config.json');
   let preprocessor: PreprocessorConfig;
-  const derived: PreprocessorConfig = {
-    feature_extractor_type: 'Wav2Vec2FeatureExtractor',
-    feature_size: 1,
-    sampling_rate: 16000,
-    padding_value: 0,
-    padding_side: 'right',
-    do_normalize: true,
-    return_attention_mask: config.feat_extract_norm === 'layer',
-  };
+  const derived = hubertPreprocessor(config, true); // Wav2Vec2FeatureExtractor's own default do_normalize
   if (existsSync(preprocessorPath)) {
     preprocessor = { ...derived, ...readJsonObject(preprocessorPath) } as PreprocessorConfig;
   } else {

@@ -2,6 +2,7 @@
  * `verify(dir, options)`: the checks of a converted folder, each reported separately with numbers (SCHEMA.md).
  *   weights  — the folder's tensors are the source checkpoint's, bit for bit (needs options.source)
  *   config   — config.json is valid and agrees with the weights
+ *   finite   — no weight holds NaN or Inf
  *   parity   — every ONNX variant agrees with the independent float64 reference forward
  *   expected — activations produced elsewhere agree with the reference and the ONNX variants (options.expected)
  * Unusable input (no folder, no config.json, unreadable --audio/--expected) throws a typed error; everything a check
@@ -10,6 +11,7 @@
 import { HubertConvertError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { checkConfig } from './checks/config.js';
+import { checkFinite } from './checks/finite.js';
 import { type ExpectedSet, checkExpected, loadExpected } from './checks/expected.js';
 import { checkParity } from './checks/parity.js';
 import { checkWeights, unlistedFiles } from './checks/weights.js';
@@ -83,6 +85,7 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
     );
     const config = await guarded('config', () => checkConfig(model, rawConfig));
     checks.push(config);
+    checks.push(await guarded('finite', () => checkFinite(model)));
 
     const cache = new ReferenceCache(model);
     const inputs: VerifyInput[] = [...builtIn, ...audio];

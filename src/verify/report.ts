@@ -8,7 +8,7 @@ import type { OnnxVariant } from '../model.js';
 export const VERIFY_REPORT_SCHEMA = 'hubert-convert/verify-report';
 export const VERIFY_REPORT_VERSION = 1;
 
-export type CheckName = 'weights' | 'config' | 'parity' | 'expected';
+export type CheckName = 'weights' | 'config' | 'finite' | 'parity' | 'expected';
 export type Variant = OnnxVariant;
 
 export interface CheckItem {

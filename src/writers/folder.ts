@@ -49,6 +49,8 @@ export interface ConversionReport {
   warnings: string[];
   /** keys of the source's JSON files not carried into the output (remote-code pointers, local paths) */
   removedConfigKeys: RemovedConfigKey[];
+  /** Tensors with NaN/Inf values (present when the values were scanned). */
+  nonFinite?: NonNullable<Conversion['nonFinite']>;
   onnx?: unknown[];
 }
 
@@ -172,6 +174,7 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         dropped: conversion.dropped,
         warnings,
         removedConfigKeys,
+        ...(conversion.nonFinite ? { nonFinite: conversion.nonFinite } : {}),
         ...(extra.onnx ? { onnx: extra.onnx } : {}),
       };
       const card = (verification?: CardVerification): string => {

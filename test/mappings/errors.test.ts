@@ -102,7 +102,8 @@ describe('conversion errors', () => {
 
   it('refuses non-transformer encoders and unknown activations', () => {
     const conformer = edited('fairseq_base_dict.pt', (root) => section(root, 'cfg', 'model').set('layer_type', 'conformer'));
-    expectError(() => toHuggingFace(conformer), UnsupportedModelError, 'E_LAYER_TYPE', /conformer/);
+    expectError(() => toHuggingFace(conformer), UnsupportedModelError, 'E_UNSUPPORTED_FAMILY', /conformer checkpoint \(cfg\.model\.layer_type is "conformer"\)/);
+    expectError(() => toHuggingFace(conformer, { kind: 'fairseq-hubert' }), UnsupportedModelError, 'E_LAYER_TYPE', /conformer/);
     const act = edited('fairseq_base_dict.pt', (root) => section(root, 'cfg', 'model').set('activation_fn', 'swish'));
     expectError(() => toHuggingFace(act), UnsupportedModelError, 'E_ACTIVATION', /swish/);
   });
@@ -123,7 +124,7 @@ describe('conversion errors', () => {
 
   it('recognises a wav2vec 2.0 checkpoint and says it is not HuBERT', () => {
     const c = edited('fairseq_base_dict.pt', (root) => section(root, 'model').set('quantizer.vars', section(root, 'model').get('mask_emb')));
-    expectError(() => toHuggingFace(c), UnsupportedModelError, 'E_UNSUPPORTED_MODEL', /wav2vec 2\.0/);
+    expectError(() => toHuggingFace(c), UnsupportedModelError, 'E_UNSUPPORTED_FAMILY', /a wav2vec 2\.0 checkpoint \(its state dict has a quantizer \(quantizer\.vars\)\), not HuBERT/);
   });
 });
 

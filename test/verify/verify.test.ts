@@ -60,6 +60,7 @@ describe('verify on a good folder', () => {
     expect(report.checks.map((c) => [c.name, c.passed, c.skipped ?? null])).toEqual([
       ['weights', true, null],
       ['config', true, null],
+      ['finite', true, null],
       ['parity', true, null],
       ['expected', true, 'no expected outputs given (--expected)'],
     ]);

@@ -18,5 +18,6 @@ export function encoderConversion(
     mapped: out.mapped,
     dropped: out.dropped,
     warnings: [],
+    sourceNameOf: out.sourceNameOf,
   };
 }

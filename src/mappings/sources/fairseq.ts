@@ -1,3 +1,4 @@
+import { HUBERT_BASE_PREFIX } from '../../architectures/hubert/names.js';
 import { CorruptInputError } from '../../errors.js';
 import { CfgReader, isCfgMap } from '../cfg-fields.js';
 import { type EncoderSpec, fairseqCtcEncoderSpec, fairseqEncoderSpec } from '../encoder-spec.js';
@@ -66,7 +67,7 @@ export function convertFairseqCtc(root: Map<unknown, unknown>, file: string, opt
   const encoderKeys = [...dict.tensors.keys()].filter((k) => k.startsWith(CTC_ENCODER_PREFIX));
   const otherKeys = [...dict.tensors.keys()].filter((k) => !k.startsWith(CTC_ENCODER_PREFIX));
   const out = new MappedTensors();
-  mapFairseqEncoder(out, dict, spec, { targetPrefix: 'hubert.', stripPrefix: CTC_ENCODER_PREFIX, keys: encoderKeys });
+  mapFairseqEncoder(out, dict, spec, { targetPrefix: HUBERT_BASE_PREFIX, stripPrefix: CTC_ENCODER_PREFIX, keys: encoderKeys });
   out.add(dict, CTC_HEAD_TABLE, { keys: otherKeys });
   const head = out.tensors.get('lm_head.weight');
   if (!head) throw new CorruptInputError('E_NO_CTC_HEAD', `${file}: a fine-tuned CTC checkpoint needs w2v_encoder.proj.weight, which is missing`);
@@ -94,6 +95,7 @@ export function convertFairseqCtc(root: Map<unknown, unknown>, file: string, opt
     mapped: out.mapped,
     dropped: out.dropped,
     warnings: [],
+    sourceNameOf: out.sourceNameOf,
     tokenizer,
   };
 }

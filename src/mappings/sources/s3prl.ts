@@ -1,3 +1,4 @@
+import { HUBERT_BASE_PREFIX } from '../../architectures/hubert/names.js';
 import { CorruptInputError, UnsupportedModelError, UsageError } from '../../errors.js';
 import { CfgReader, isCfgMap } from '../cfg-fields.js';
 import { distillerEncoderSpec, fairseqEncoderSpec } from '../encoder-spec.js';
@@ -70,7 +71,7 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
   const out = new MappedTensors();
   // the upstream becomes the `hubert.` sub-model; its records say they come from the --upstream file
   for (const record of upstream.mapped) {
-    const target = `hubert.${record.target}`;
+    const target = `${HUBERT_BASE_PREFIX}${record.target}`;
     out.tensors.set(target, upstream.model.tensors.get(record.target)!);
     out.mapped.push({ ...record, source: `upstream:${record.source}`, target });
   }
@@ -104,6 +105,11 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
     model: { architecture: 'HubertForSequenceClassification', config, preprocessor: upstream.model.preprocessor, tensors: out.tensors },
     mapped: out.mapped,
     dropped: out.dropped,
+    sourceNameOf: (target) => {
+      if (!target.startsWith(HUBERT_BASE_PREFIX)) return out.sourceNameOf(target);
+      const source = upstream.sourceNameOf?.(target.slice(HUBERT_BASE_PREFIX.length));
+      return source && `upstream:${source}`;
+    },
     warnings: [
       ...upstream.warnings,
       ...(base.do_stable_layer_norm

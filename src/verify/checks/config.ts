@@ -6,74 +6,14 @@
  */
 import type { HfModel, HubertConfig } from '../../model.js';
 import { convOutputLength } from '../reference/frames.js';
-import { POS_CONV_ALIASES } from '../reference/weights.js';
+import { specFor } from '../../architectures/index.js';
+import { HUBERT_CONFIG_FIELDS, HUBERT_SHAPE_FIELDS, canonicalName, fieldAccepts, numLabelsOf, preprocessorProblems } from '../../architectures/hubert/index.js';
+import { type TensorEntry, sameShape } from '../../architectures/spec.js';
 import { type CheckItem, type CheckResult, checkResult } from '../report.js';
-import { type ExpectedTensor, expectedBaseTensors, expectedHeadTensors, numLabelsOf } from './expected-tensors.js';
 
-type Rule = (v: unknown) => boolean;
-const posInt: Rule = (v) => Number.isInteger(v) && (v as number) > 0;
-const nonNegInt: Rule = (v) => Number.isInteger(v) && (v as number) >= 0;
-const prob: Rule = (v) => typeof v === 'number' && v >= 0 && v <= 1;
-const bool: Rule = (v) => typeof v === 'boolean';
-const str: Rule = (v) => typeof v === 'string';
-const posIntList: Rule = (v) => Array.isArray(v) && v.length > 0 && v.every(posInt);
-
-/** Every field hubert-convert writes, with the rule its value must satisfy (formats.md §1.1). */
-const FIELDS: ReadonlyArray<[string, Rule, string]> = [
-  ['vocab_size', posInt, 'a positive integer'],
-  ['hidden_size', posInt, 'a positive integer'],
-  ['num_hidden_layers', posInt, 'a positive integer'],
-  ['num_attention_heads', posInt, 'a positive integer'],
-  ['intermediate_size', posInt, 'a positive integer'],
-  ['hidden_act', str, 'an activation name'],
-  ['hidden_dropout', prob, 'a probability'],
-  ['activation_dropout', prob, 'a probability'],
-  ['attention_dropout', prob, 'a probability'],
-  ['feat_proj_layer_norm', bool, 'a boolean'],
-  ['feat_proj_dropout', prob, 'a probability'],
-  ['final_dropout', prob, 'a probability'],
-  ['layerdrop', prob, 'a probability'],
-  ['initializer_range', (v) => typeof v === 'number' && v >= 0, 'a non-negative number'],
-  ['layer_norm_eps', (v) => typeof v === 'number' && v > 0 && v < 1, 'a small positive number'],
-  ['feat_extract_norm', (v) => v === 'group' || v === 'layer', '"group" or "layer"'],
-  ['feat_extract_activation', str, 'an activation name'],
-  ['conv_dim', posIntList, 'a non-empty list of positive integers'],
-  ['conv_stride', posIntList, 'a non-empty list of positive integers'],
-  ['conv_kernel', posIntList, 'a non-empty list of positive integers'],
-  ['conv_bias', bool, 'a boolean'],
-  ['num_feat_extract_layers', posInt, 'a positive integer'],
-  ['num_conv_pos_embeddings', posInt, 'a positive integer'],
-  ['num_conv_pos_embedding_groups', posInt, 'a positive integer'],
-  ['conv_pos_batch_norm', bool, 'a boolean'],
-  ['do_stable_layer_norm', bool, 'a boolean'],
-  ['apply_spec_augment', bool, 'a boolean'],
-  ['mask_time_prob', prob, 'a probability'],
-  ['mask_time_length', posInt, 'a positive integer'],
-  ['mask_time_min_masks', nonNegInt, 'a non-negative integer'],
-  ['mask_feature_prob', prob, 'a probability'],
-  ['mask_feature_length', posInt, 'a positive integer'],
-  ['mask_feature_min_masks', nonNegInt, 'a non-negative integer'],
-  ['ctc_loss_reduction', (v) => v === 'sum' || v === 'mean', '"sum" or "mean"'],
-  ['ctc_zero_infinity', bool, 'a boolean'],
-  ['use_weighted_layer_sum', bool, 'a boolean'],
-  ['classifier_proj_size', posInt, 'a positive integer'],
-  ['pad_token_id', nonNegInt, 'a non-negative integer'],
-  ['bos_token_id', nonNegInt, 'a non-negative integer'],
-  ['eos_token_id', nonNegInt, 'a non-negative integer'],
-];
+export { canonicalName };
 
 const DTYPE_NAMES: Readonly<Record<string, string>> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', float64: 'F64' };
-
-/** Stored name → canonical name (unprefixed base names, legacy weight-norm names). */
-export function canonicalName(stored: string): string {
-  let name = stored.startsWith('hubert.') ? stored.slice('hubert.'.length) : stored;
-  for (const [legacy, alias] of Object.entries(POS_CONV_ALIASES)) if (name === alias) name = legacy;
-  return name;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
 
 function listSome(names: string[], max = 6): string {
   return names.slice(0, max).join(', ') + (names.length > max ? `, … (${names.length} in all)` : '');
@@ -81,14 +21,15 @@ function listSome(names: string[], max = 6): string {
 
 function fieldItems(raw: Record<string, unknown>): CheckItem[] {
   const items: CheckItem[] = [];
-  for (const [field, ok, what] of FIELDS) {
+  for (const spec of HUBERT_CONFIG_FIELDS) {
+    const field = spec.name;
     if (!(field in raw)) {
       items.push({ subject: `field ${field}`, passed: false, message: `config.json has no "${field}"; transformers would fill in its default silently. Write it explicitly (re-run the conversion)` });
-    } else if (!ok(raw[field])) {
-      items.push({ subject: `field ${field}`, passed: false, message: `config.json ${field} = ${JSON.stringify(raw[field])} is not ${what}` });
+    } else if (!fieldAccepts(spec, raw[field])) {
+      items.push({ subject: `field ${field}`, passed: false, message: `config.json ${field} = ${JSON.stringify(raw[field])} is not ${spec.rule}` });
     }
   }
-  if (items.length === 0) items.push({ subject: 'fields', passed: true, message: `all ${FIELDS.length} HubertConfig fields present and well-typed` });
+  if (items.length === 0) items.push({ subject: 'fields', passed: true, message: `all ${HUBERT_CONFIG_FIELDS.length} HubertConfig fields present and well-typed` });
   return items;
 }
 
@@ -133,7 +74,7 @@ function tensorItems(model: HfModel): CheckItem[] {
   const items: CheckItem[] = [];
   const actual = new Map<string, { stored: string; shape: readonly number[]; dtype: string }>();
   for (const [stored, t] of model.tensors) actual.set(canonicalName(stored), { stored, shape: t.shape, dtype: t.dtype });
-  const expected = new Map<string, ExpectedTensor>([...expectedBaseTensors(c), ...expectedHeadTensors(c, model.architecture)]);
+  const expected = new Map<string, TensorEntry>(specFor(c).schema(c, model.architecture).entries.map((e) => [e.name, e]));
   const has = (name: string) => actual.has(name);
   const rule = (subject: string, passed: boolean, ok: string, bad: string) => items.push({ subject, passed, message: passed ? ok : bad });
 
@@ -198,12 +139,12 @@ function tensorItems(model: HfModel): CheckItem[] {
     `${unexpected.length} tensor(s) the config does not account for: ${listSome(unexpected.map((n) => actual.get(n)!.stored))}`);
   rule('tensor shapes', wrongShape.length === 0, 'every tensor has the shape the config implies',
     `${wrongShape.length} tensor(s) with the wrong shape: ${listSome(wrongShape.map(([n, e]) => `${actual.get(n)!.stored} [${actual.get(n)!.shape.join(', ')}] (config implies [${e.shape.join(', ')}])`), 4)}`);
-  const nonFloat = [...actual].filter(([n, t]) => !expected.get(n)?.integer && !['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)).map(([, t]) => `${t.stored} (${t.dtype})`);
+  const nonFloat = [...actual].filter(([n, t]) => expected.get(n)?.kind !== 'int64' && !['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)).map(([, t]) => `${t.stored} (${t.dtype})`);
   rule('tensor dtypes', nonFloat.length === 0, 'every parameter is a float tensor', `parameters must be float tensors: ${listSome(nonFloat)}`);
 
   const declared = typeof c.dtype === 'string' ? c.dtype : typeof c['torch_dtype'] === 'string' ? (c['torch_dtype'] as string) : null;
   if (declared && DTYPE_NAMES[declared]) {
-    const floatDtypes = new Set([...actual].filter(([n]) => !expected.get(n)?.integer).map(([, t]) => t.dtype));
+    const floatDtypes = new Set([...actual].filter(([n]) => expected.get(n)?.kind !== 'int64').map(([, t]) => t.dtype));
     const want = DTYPE_NAMES[declared]!;
     rule('dtype', floatDtypes.size === 1 && floatDtypes.has(want), `config dtype ${declared} matches the stored tensors`,
       `config.json says dtype "${declared}" but the tensors are ${[...floatDtypes].join('/')}`);
@@ -216,15 +157,8 @@ function preprocessorItem(model: HfModel): CheckItem {
   const p = model.preprocessor as unknown as Record<string, unknown>;
   const subject = 'preprocessor';
   if (Object.keys(p).length === 0) return { subject, passed: false, message: 'the folder has no preprocessor_config.json; transformers and transformers.js need it to prepare audio' };
-  const problems: string[] = [];
-  if (p['feature_extractor_type'] !== 'Wav2Vec2FeatureExtractor') problems.push(`feature_extractor_type is ${JSON.stringify(p['feature_extractor_type'])}, not "Wav2Vec2FeatureExtractor"`);
-  if (p['sampling_rate'] !== 16000) problems.push(`sampling_rate is ${JSON.stringify(p['sampling_rate'])}, not 16000`);
-  if (p['feature_size'] !== 1) problems.push(`feature_size is ${JSON.stringify(p['feature_size'])}, not 1`);
-  if (typeof p['do_normalize'] !== 'boolean') problems.push('do_normalize must be true or false');
+  const problems = preprocessorProblems(p, model.config);
   const wantMask = model.config.feat_extract_norm === 'layer';
-  if (p['return_attention_mask'] !== wantMask) {
-    problems.push(`return_attention_mask is ${JSON.stringify(p['return_attention_mask'])} but a ${model.config.feat_extract_norm}-norm model ${wantMask ? 'needs the mask for batches' : 'was trained on zero-padded input without one'}; set it to ${wantMask}`);
-  }
   return problems.length
     ? { subject, passed: false, message: `preprocessor_config.json: ${problems.join('; ')}` }
     : { subject, passed: true, message: `preprocessor_config.json: 16 kHz, do_normalize ${String(p['do_normalize'])}, return_attention_mask ${wantMask}` };
@@ -236,7 +170,7 @@ function preprocessorItem(model: HfModel): CheckItem {
  */
 export function checkConfig(model: HfModel, rawConfig: Record<string, unknown>): CheckResult {
   const items = [...fieldItems(rawConfig)];
-  const usable = items.every((i) => i.passed) || FIELDS.filter(([f]) => ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'conv_dim', 'conv_stride', 'conv_kernel', 'num_conv_pos_embeddings', 'num_conv_pos_embedding_groups', 'vocab_size', 'classifier_proj_size'].includes(f)).every(([f, ok]) => ok(model.config[f]));
+  const usable = items.every((i) => i.passed) || HUBERT_CONFIG_FIELDS.filter((f) => HUBERT_SHAPE_FIELDS.includes(f.name)).every((f) => fieldAccepts(f, model.config[f.name]));
   if (!usable) {
     items.push({ subject: 'weights vs config', passed: false, message: 'not compared: the config fields that decide tensor shapes are missing or invalid (see above)' });
     return checkResult('config', items);

@@ -23,7 +23,7 @@ interface LayerNorm {
 }
 
 function loadNorm(weights: ReferenceWeights, name: string, dim: number): LayerNorm {
-  return { gamma: weights.base(`${name}.weight`, [dim]), beta: weights.base(`${name}.bias`, [dim]) };
+  return { gamma: weights.base(`${name}.weight`), beta: weights.base(`${name}.bias`) };
 }
 
 function normed(x: Float64Array, frames: number, dim: number, norm: LayerNorm, eps: number): Float64Array {
@@ -40,7 +40,7 @@ interface Dense {
 }
 
 function loadDense(weights: ReferenceWeights, name: string, inDim: number, outDim: number): Dense {
-  return { weight: weights.base(`${name}.weight`, [outDim, inDim]), bias: weights.base(`${name}.bias`, [outDim]), inDim, outDim };
+  return { weight: weights.base(`${name}.weight`), bias: weights.base(`${name}.bias`), inDim, outDim };
 }
 
 function dense(x: Float64Array, frames: number, d: Dense): Float64Array {

@@ -27,11 +27,11 @@ export function featureEncoder(weights: ReferenceWeights, config: HubertConfig, 
     const kernel = config.conv_kernel[i]!;
     const stride = config.conv_stride[i]!;
     const prefix = `feature_extractor.conv_layers.${i}`;
-    const weight = convWeightTimeMajor(weights.base(`${prefix}.conv.weight`, [outChannels, inChannels, kernel]), outChannels, inChannels, kernel);
-    const bias = config.conv_bias ? weights.base(`${prefix}.conv.bias`, [outChannels]) : null;
+    const weight = convWeightTimeMajor(weights.base(`${prefix}.conv.weight`), outChannels, inChannels, kernel);
+    const bias = config.conv_bias ? weights.base(`${prefix}.conv.bias`) : null;
     const normed = config.feat_extract_norm === 'layer' || i === 0;
-    const gamma = normed ? weights.base(`${prefix}.layer_norm.weight`, [outChannels]) : null;
-    const beta = normed ? weights.base(`${prefix}.layer_norm.bias`, [outChannels]) : null;
+    const gamma = normed ? weights.base(`${prefix}.layer_norm.weight`) : null;
+    const beta = normed ? weights.base(`${prefix}.layer_norm.bias`) : null;
     states = states.map((s) => {
       const frames = Math.floor((s.frames - kernel) / stride) + 1;
       if (frames < 1) {
@@ -58,10 +58,10 @@ export function featureEncoder(weights: ReferenceWeights, config: HubertConfig, 
 export function featureProjection(weights: ReferenceWeights, config: HubertConfig, states: Frames[]): Frames[] {
   const inDim = config.conv_dim[config.conv_dim.length - 1]!;
   const hidden = config.hidden_size;
-  const gamma = config.feat_proj_layer_norm ? weights.base('feature_projection.layer_norm.weight', [inDim]) : null;
-  const beta = config.feat_proj_layer_norm ? weights.base('feature_projection.layer_norm.bias', [inDim]) : null;
-  const weight = weights.base('feature_projection.projection.weight', [hidden, inDim]);
-  const bias = weights.base('feature_projection.projection.bias', [hidden]);
+  const gamma = config.feat_proj_layer_norm ? weights.base('feature_projection.layer_norm.weight') : null;
+  const beta = config.feat_proj_layer_norm ? weights.base('feature_projection.layer_norm.bias') : null;
+  const weight = weights.base('feature_projection.projection.weight');
+  const bias = weights.base('feature_projection.projection.bias');
   return states.map((s) => {
     const x = new Float64Array(s.data);
     if (gamma && beta) layerNormRows(x, s.frames, inDim, gamma, beta, config.layer_norm_eps);

@@ -6,8 +6,8 @@ import type { ReferenceWeights } from './weights.js';
 /** logits [frames, vocab] per utterance. */
 export function ctcHead(weights: ReferenceWeights, config: HubertConfig, last: Float64Array[], frames: number): Float64Array[] {
   const hidden = config.hidden_size;
-  const weight = weights.full('lm_head.weight', [config.vocab_size, hidden]);
-  const bias = weights.full('lm_head.bias', [config.vocab_size]);
+  const weight = weights.full('lm_head.weight');
+  const bias = weights.full('lm_head.bias');
   return last.map((h) => linear(h, frames, hidden, weight, bias, config.vocab_size));
 }
 
@@ -31,12 +31,13 @@ export function classificationHead(
   const hidden = config.hidden_size;
   const projSize = config.classifier_proj_size;
   const labels = numLabelsOf(weights);
-  const projector = { weight: weights.full('projector.weight', [projSize, hidden]), bias: weights.full('projector.bias', [projSize]) };
+  const projector = { weight: weights.full('projector.weight'), bias: weights.full('projector.bias') };
+  // the label count follows the weights (the config check reports a config that disagrees)
   const classifier = { weight: weights.full('classifier.weight', [labels, projSize]), bias: weights.full('classifier.bias', [labels]) };
   let sources = last;
   if (config.use_weighted_layer_sum) {
     const layers = config.num_hidden_layers + 1;
-    const norm = softmax(weights.full('layer_weights', [layers]));
+    const norm = softmax(weights.full('layer_weights'));
     sources = last.map((_, b) => {
       const sum = new Float64Array(frames * hidden);
       for (let i = 0; i < layers; i++) {

@@ -37,11 +37,11 @@ export function loadPosConv(weights: ReferenceWeights, config: HubertConfig): Po
   let weight: Float64Array;
   let batchNorm: { scale: Float64Array; shift: Float64Array } | null = null;
   if (config.conv_pos_batch_norm) {
-    weight = weights.base(`${name}.conv.weight`, shape);
-    const gamma = weights.base(`${name}.batch_norm.weight`, [hidden]);
-    const beta = weights.base(`${name}.batch_norm.bias`, [hidden]);
-    const mean = weights.base(`${name}.batch_norm.running_mean`, [hidden]);
-    const variance = weights.base(`${name}.batch_norm.running_var`, [hidden]);
+    weight = weights.base(`${name}.conv.weight`);
+    const gamma = weights.base(`${name}.batch_norm.weight`);
+    const beta = weights.base(`${name}.batch_norm.bias`);
+    const mean = weights.base(`${name}.batch_norm.running_mean`);
+    const variance = weights.base(`${name}.batch_norm.running_var`);
     const scale = new Float64Array(hidden);
     const shift = new Float64Array(hidden);
     for (let c = 0; c < hidden; c++) {
@@ -50,13 +50,13 @@ export function loadPosConv(weights: ReferenceWeights, config: HubertConfig): Po
     }
     batchNorm = { scale, shift };
   } else if (weights.hasBase(`${name}.conv.weight_g`) || !weights.hasBase(`${name}.conv.weight`)) {
-    const g = weights.base(`${name}.conv.weight_g`, [1, 1, kernel]);
-    const v = weights.base(`${name}.conv.weight_v`, shape);
+    const g = weights.base(`${name}.conv.weight_g`);
+    const v = weights.base(`${name}.conv.weight_v`);
     weight = weightNormWeight(g, v, kernel);
   } else {
-    weight = weights.base(`${name}.conv.weight`, shape); // weight norm already folded in
+    weight = weights.base(`${name}.conv.weight`, shape); // weight norm already folded in (not a name the schema has)
   }
-  const bias = weights.base(`${name}.conv.bias`, [hidden]);
+  const bias = weights.base(`${name}.conv.bias`);
   const act = activationFor(config.feat_extract_activation, 'feat_extract_activation');
 
   // per group: [out][k][in-of-group], so a row of the padded input's im2col is one contiguous dot product

@@ -8,31 +8,30 @@ import { CorruptInputError } from '../../errors.js';
 import type { HfModel } from '../../model.js';
 import { isFloatDType } from '../../dtype.js';
 import { toFloat64, type TensorData } from '../../tensor.js';
+import { type TensorSchema, basePrefixOf, weightNormAliasOf } from '../../architectures/hubert/index.js';
+import { specFor } from '../../architectures/index.js';
 
-/** transformers' newer in-memory names for the weight-norm parameters, accepted as aliases of weight_g / weight_v. */
-export const POS_CONV_ALIASES: Readonly<Record<string, string>> = {
-  'encoder.pos_conv_embed.conv.weight_g': 'encoder.pos_conv_embed.conv.parametrizations.weight.original0',
-  'encoder.pos_conv_embed.conv.weight_v': 'encoder.pos_conv_embed.conv.parametrizations.weight.original1',
-};
-
-/** `hubert.` when the model is a head model (its base tensors are prefixed), else ''. */
-export function basePrefixOf(model: HfModel): string {
-  if (model.architecture !== 'HubertModel') return 'hubert.';
-  // a HubertModel folder saved from a head model would still carry the prefix; follow the tensors
-  return model.tensors.has('hubert.feature_projection.projection.weight') ? 'hubert.' : '';
-}
+/** The base-model prefix of head models' tensors (the spec's rule; re-exported for the reference's callers). */
+export { basePrefixOf };
 
 export class ReferenceWeights {
   readonly prefix: string;
+  private schemaOf?: TensorSchema;
   constructor(private readonly model: HfModel) {
     this.prefix = basePrefixOf(model);
+  }
+
+  /** Names and shapes come from the architecture spec; the numerics that use them stay the reference's own. */
+  get schema(): TensorSchema {
+    this.schemaOf ??= specFor(this.model.config).schema(this.model.config, this.model.architecture);
+    return this.schemaOf;
   }
 
   /** Full tensor name of a base-model parameter, following the pos-conv aliases. */
   resolveBase(name: string): string | null {
     const full = this.prefix + name;
     if (this.model.tensors.has(full)) return full;
-    const alias = POS_CONV_ALIASES[name];
+    const alias = weightNormAliasOf(name);
     if (alias && this.model.tensors.has(this.prefix + alias)) return this.prefix + alias;
     return null;
   }
@@ -45,8 +44,8 @@ export class ReferenceWeights {
     return this.model.tensors.has(fullName);
   }
 
-  /** A base-model tensor as float64, checked against `shape`. */
-  base(name: string, shape: readonly number[]): Float64Array {
+  /** A base-model tensor as float64, checked against `shape` (default: the shape the spec gives the config). */
+  base(name: string, shape: readonly number[] = this.schema.shape(name)): Float64Array {
     const full = this.resolveBase(name);
     if (full === null) {
       throw new CorruptInputError(
@@ -59,7 +58,7 @@ export class ReferenceWeights {
   }
 
   /** A tensor by its full name (heads: `lm_head.weight`, `classifier.bias`…) as float64, checked against `shape`. */
-  full(name: string, shape: readonly number[]): Float64Array {
+  full(name: string, shape: readonly number[] = this.schema.shape(name)): Float64Array {
     if (!this.model.tensors.has(name)) {
       throw new CorruptInputError('E_VERIFY_MISSING_TENSOR', `the model has no tensor "${name}", which its config requires`, { tensor: name });
     }

@@ -15,6 +15,8 @@
  * length formula, padded frames zeroed before the encoder, padded keys masked with float32-min, masked mean pooling.
  * hidden_states follow 5.x: for pre-LN models the last entry is the last layer's raw output (no final LayerNorm).
  */
+import { type TensorSchema, basePrefixOf } from '../../architectures/hubert/index.js';
+import { specFor } from '../../architectures/index.js';
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
 import type { HfModel, HubertConfig, OnnxVariant } from '../../model.js';
 import type { TensorData } from '../../tensor.js';
@@ -56,21 +58,27 @@ class HubertGraph {
   readonly t: ModelTensors;
   readonly int8: boolean;
   readonly islands: boolean;
+  private schemaOf?: TensorSchema;
 
-  constructor(model: HfModel, readonly options: HubertGraphOptions) {
+  constructor(private readonly model: HfModel, readonly options: HubertGraphOptions) {
     this.cfg = model.config;
     this.g = new GraphBuilder(model.architecture, OPSET);
     this.ct = options.variant === 'fp16' ? ONNX_DTYPE.FLOAT16 : ONNX_DTYPE.FLOAT;
     this.int8 = options.variant === 'int8';
     this.islands = this.ct === ONNX_DTYPE.FLOAT16 && (options.fp32Islands ?? true);
-    const prefix = model.architecture === 'HubertModel' && !model.tensors.has('hubert.feature_projection.projection.weight') ? '' : 'hubert.';
-    this.t = new ModelTensors(model.tensors, prefix);
+    this.t = new ModelTensors(model.tensors, basePrefixOf(model));
+  }
+
+  /** Names and shapes of the weights, from the architecture spec (built after the config is checked). */
+  get schema(): TensorSchema {
+    this.schemaOf ??= specFor(this.model.config).schema(this.model.config, this.model.architecture);
+    return this.schemaOf;
   }
 
   // ---- weights -------------------------------------------------------------------------------------------------
 
-  /** An encoder tensor (1-D parameter or conv weight) in `type`. */
-  param(name: string, type: FloatType = this.ct, shape?: number[], encoder = true): string {
+  /** An encoder tensor (1-D parameter or conv weight) in `type`, held to the spec's shape unless `shape` says otherwise. */
+  param(name: string, type: FloatType = this.ct, shape: readonly number[] = this.schema.shape(name), encoder = true): string {
     const full = encoder ? this.t.encoderPrefix + name : name;
     const known = this.g.initializers.find((i) => i.name === full);
     if (known) return known.name;
@@ -80,7 +88,7 @@ class HubertGraph {
   /** x @ W^T + b for the Linear `name` ([out, in] weight); int8 quantizes the weight. */
   linear(x: string, name: string, encoder = true, outF?: number): string {
     const full = encoder ? this.t.encoderPrefix + name : name;
-    const w = this.t.get(`${full}.weight`);
+    const w = this.t.get(`${full}.weight`, encoder ? this.schema.shape(`${name}.weight`) : undefined);
     if (w.shape.length !== 2 || (outF !== undefined && w.shape[0] !== outF)) {
       throw new CorruptInputError('E_ONNX_TENSOR_SHAPE', `tensor ${full}.weight has shape [${w.shape.join(', ')}] but the config implies a [${outF ?? 'out'}, in] Linear weight`, { tensor: `${full}.weight` });
     }
@@ -166,15 +174,15 @@ class HubertGraph {
       const s = cfg.conv_stride[i]!;
       const name = `feature_extractor.conv_layers.${i}`;
       x = g.scoped(name, () => {
-        const inputs = [x, this.param(`${name}.conv.weight`, this.ct, [outC, inC, k])];
-        if (cfg.conv_bias) inputs.push(this.param(`${name}.conv.bias`, this.ct, [outC]));
+        const inputs = [x, this.param(`${name}.conv.weight`)];
+        if (cfg.conv_bias) inputs.push(this.param(`${name}.conv.bias`));
         let y = g.node('Conv', inputs, { kernel_shape: [k], strides: [s] });
         if (cfg.feat_extract_norm === 'layer') {
           // LayerNorm over channels; the module's own eps default (1e-5), not config.layer_norm_eps
           y = this.transpose(this.layerNorm(this.transpose(y, [0, 2, 1]), `${name}.layer_norm`, 1e-5), [0, 2, 1]);
         } else if (i === 0) {
           // GroupNorm(C, C) normalizes each channel over time: exactly InstanceNormalization
-          y = this.island(y, (y32, type) => g.node('InstanceNormalization', [y32, this.param(`${name}.layer_norm.weight`, type, [outC]), this.param(`${name}.layer_norm.bias`, type, [outC])], { epsilon: f(1e-5) }));
+          y = this.island(y, (y32, type) => g.node('InstanceNormalization', [y32, this.param(`${name}.layer_norm.weight`, type), this.param(`${name}.layer_norm.bias`, type)], { epsilon: f(1e-5) }));
         }
         return this.activation(y, cfg.feat_extract_activation);
       });
@@ -223,18 +231,18 @@ class HubertGraph {
       if (cfg.conv_pos_batch_norm) {
         const bn = `${name}.batch_norm`;
         x = this.island(x, (x32, type) =>
-          g.node('BatchNormalization', [x32, this.param(`${bn}.weight`, type, [hidden]), this.param(`${bn}.bias`, type, [hidden]), this.param(`${bn}.running_mean`, type, [hidden]), this.param(`${bn}.running_var`, type, [hidden])], { epsilon: f(1e-5) }),
+          g.node('BatchNormalization', [x32, this.param(`${bn}.weight`, type), this.param(`${bn}.bias`, type), this.param(`${bn}.running_mean`, type), this.param(`${bn}.running_var`, type)], { epsilon: f(1e-5) }),
         );
-        weight = this.param(`${name}.conv.weight`, this.ct, [hidden, hidden / groups, k]);
+        weight = this.param(`${name}.conv.weight`);
       } else {
         const p = this.t.encoderPrefix + `${name}.conv`;
         const gName = this.t.has(`${p}.weight_g`) ? `${p}.weight_g` : `${p}.parametrizations.weight.original0`;
         const vName = this.t.has(`${p}.weight_v`) ? `${p}.weight_v` : `${p}.parametrizations.weight.original1`;
         if (this.t.has(`${p}.weight`) && !this.t.has(gName)) weight = this.param(`${name}.conv.weight`, this.ct, [hidden, hidden / groups, k]);
-        else weight = g.init(foldedWeightNormInit(`${p}.weight`, this.t.get(gName), this.t.get(vName, [hidden, hidden / groups, k]), this.ct));
+        else weight = g.init(foldedWeightNormInit(`${p}.weight`, this.t.get(gName), this.t.get(vName, this.schema.shape(`${name}.conv.weight_v`)), this.ct));
       }
       const pad = Math.floor(k / 2);
-      x = g.node('Conv', [x, weight, this.param(`${name}.conv.bias`, this.ct, [hidden])], { kernel_shape: [k], pads: [pad, pad], group: groups });
+      x = g.node('Conv', [x, weight, this.param(`${name}.conv.bias`)], { kernel_shape: [k], pads: [pad, pad], group: groups });
       // SamePadLayer: an even kernel yields one extra frame, dropped from the end
       if (k % 2 === 0) x = g.node('Slice', [x, g.i64([0]), g.i64([-1]), g.i64([2])]);
       x = this.activation(x, cfg.feat_extract_activation);
@@ -252,8 +260,9 @@ class HubertGraph {
       const H = cfg.hidden_size;
       const full = this.t.encoderPrefix + name;
       const projections = ['q_proj', 'k_proj', 'v_proj'].map((p) => `${full}.${p}`);
-      const weight = concatRows(projections.map((p) => this.t.get(`${p}.weight`, [H, H])));
-      const bias = projections.every((p) => this.t.has(`${p}.bias`)) ? concatRows(projections.map((p) => this.t.get(`${p}.bias`, [H]))) : null;
+      const shapeOf = (p: string) => this.schema.shape(p.slice(this.t.encoderPrefix.length));
+      const weight = concatRows(projections.map((p) => this.t.get(`${p}.weight`, shapeOf(`${p}.weight`))));
+      const bias = projections.every((p) => this.t.has(`${p}.bias`)) ? concatRows(projections.map((p) => this.t.get(`${p}.bias`, shapeOf(`${p}.bias`)))) : null;
       const [q0, k0, v0] = g.nodeN('Split', [this.linearFrom(x, `${full}.qkv_proj`, weight, bias), g.i64([H, H, H])], { axis: -1 }, { outputs: 3 });
       // laid out as onnxruntime fuses best: the scale Mul and the last-two-axes Transpose of k fold into one
       // FusedMatMul (alpha, transB) instead of running as separate passes
