@@ -1,14 +1,16 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { FileSystemError, UsageError, VerificationError } from './errors.js';
 import { toHuggingFace } from './mappings/index.js';
 import type { Conversion, SourceKind } from './mappings/types.js';
 import { type Checkpoint, type ReadOptions, readCheckpoint } from './readers/index.js';
 import { readHfFolder } from './readers/hf-folder.js';
+import { checkConvertedTensors } from './readers/lazy-tensor.js';
 import { type FileDescription, describeFile, describeFileInBackground } from './source-info.js';
 import type { OnnxVariant } from './writers/onnx/index.js';
 import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, writeHuggingFaceFolder } from './writers/folder.js';
 import { parseSize } from './writers/size.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
+import { MAX_DICT_BYTES, readInputFile } from './verify/read-input.js';
 
 export interface ConvertOptions {
   /** The output folder. */
@@ -98,6 +100,7 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
       dropped: [],
       warnings: folder.warnings,
     };
+    checkConvertedTensors(conversion);
     return { conversion, close: () => folder.close() };
   }
   if (options.dict !== undefined) checkInput(options.dict, '--dict');
@@ -111,10 +114,11 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
     if (upstream) opened.push(upstream);
     const conversion = toHuggingFace(checkpoint, {
       ...(options.kind ? { kind: options.kind } : {}),
-      ...(options.dict !== undefined ? { dictText: readFileSync(options.dict, 'utf8') } : {}),
+      ...(options.dict !== undefined ? { dictText: readInputFile(options.dict, '--dict ', MAX_DICT_BYTES).toString('utf8') } : {}),
       ...(upstream ? { upstream } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
     });
+    checkConvertedTensors(conversion);
     conversion.warnings.push(...checkpoint.warnings, ...(upstream?.warnings ?? []));
     return { conversion, close };
   } catch (error) {

@@ -11,8 +11,10 @@ export { VERSION } from './version.js';
 
 // read
 export { readCheckpoint, unpickle, toPlainJson, pyGet, type Checkpoint, type CheckpointTensor, type GlobalUse, type ReadOptions } from './readers/index.js';
-export { readSafetensors, type SafetensorsFile } from './readers/safetensors.js';
-export { openHfWeights } from './readers/safetensors-index.js';
+export { parseSafetensors, type SafetensorsFile } from './readers/safetensors.js';
+export { readSafetensors } from './readers/safetensors-file.js';
+export { FileSource, NodeFolder, openInputFile, readInputBytes } from './node-files.js';
+export { openHfWeights } from './readers/hf-folder.js';
 export { readHfFolder, type HfFolder } from './readers/hf-folder.js';
 export { inspectCheckpoint, type InspectReport } from './inspect.js';
 

@@ -4,7 +4,8 @@ import { HubertConvertError } from './errors.js';
 import { detectSource, toHuggingFace } from './mappings/index.js';
 import type { HubertConfig } from './model.js';
 import { type GlobalUse, type PlainJson, type ReadOptions, readCheckpoint, toPlainJson } from './readers/index.js';
-import { toFloat32, type TensorData } from './tensor.js';
+import { checkConvertedTensors, viewRepeats } from './readers/lazy-tensor.js';
+import { MemoryTensor, toFloat32, type TensorData } from './tensor.js';
 
 /** Checkpoints up to this size get their values scanned for NaN/Inf by default (reading every byte). */
 export const DEFAULT_SCAN_LIMIT_BYTES = 1 << 30;
@@ -40,14 +41,18 @@ function sourceConfigOf(root: unknown): PlainJson | null {
   return null;
 }
 
+/** NaN and Inf counts, streamed chunk by chunk (memory stays one chunk whatever the tensor's size). */
 function nonFinite(t: TensorData): { nan: number; inf: number } {
   const counts = { nan: 0, inf: 0 };
   if (!isFloatDType(t.dtype)) return counts;
-  const values = toFloat32(t);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (Number.isNaN(v)) counts.nan++;
-    else if (!Number.isFinite(v)) counts.inf++;
+  const itemsize = DTYPE_SIZE[t.dtype];
+  for (const chunk of t.chunks()) {
+    const values = toFloat32(new MemoryTensor(t.dtype, [chunk.byteLength / itemsize], chunk));
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (Number.isNaN(v)) counts.nan++;
+      else if (!Number.isFinite(v)) counts.inf++;
+    }
   }
   return counts;
 }
@@ -64,12 +69,19 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
     let kind: string | null = null;
     let evidence = '';
     let hfConfig: HubertConfig | null = null;
+    /** Source paths of the tensors the conversion keeps; null when the file does not convert on its own. */
+    let kept: Set<string> | null = null;
     try {
       const detection = detectSource(checkpoint.root, checkpoint.file);
       kind = detection.kind;
       evidence = detection.evidence;
       if (kind === 'superb-downstream') warnings.push('a SUPERB downstream head: convert it with --upstream <its upstream checkpoint>');
-      else hfConfig = toHuggingFace(checkpoint, { kind: detection.kind }).model.config;
+      else {
+        const conversion = toHuggingFace(checkpoint, { kind: detection.kind });
+        kept = new Set(conversion.mapped.map((m) => m.source));
+        hfConfig = conversion.model.config;
+        checkConvertedTensors(conversion);
+      }
     } catch (error) {
       if (!(error instanceof HubertConvertError)) throw error;
       if (kind === null) evidence = error.message;
@@ -86,7 +98,13 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
     const bytes = statSync(path).size;
     const valuesScanned = options.scan ?? bytes <= DEFAULT_SCAN_LIMIT_BYTES;
     if (valuesScanned) {
+      // the tensors a conversion keeps (all of them when it would not convert); dropped ones are never read
       for (const { path: p, tensor } of checkpoint.tensors) {
+        if (kept && !kept.has(p)) continue;
+        if (viewRepeats(tensor.shape, tensor.strides)) {
+          warnings.push(`${p} is a broadcast or overlapping view (${tensor.numel} elements over fewer bytes); its values were not scanned`);
+          continue;
+        }
         const { nan, inf } = nonFinite(tensor);
         if (nan + inf > 0) warnings.push(`${p} has ${nan} NaN and ${inf} infinite value(s) of ${tensor.byteLength / DTYPE_SIZE[tensor.dtype]}`);
       }

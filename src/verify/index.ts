@@ -18,7 +18,7 @@ import { type VerifyInput, audioInput, builtInInputs } from './inputs.js';
 import { ReferenceCache } from './reference-cache.js';
 import { type CheckName, type CheckResult, type VerifyReport, VERIFY_REPORT_SCHEMA, VERIFY_REPORT_VERSION, skippedCheck } from './report.js';
 import { type ToleranceOptions, resolveTolerances } from './tolerances.js';
-import { readInputFile } from './read-input.js';
+import { MAX_DICT_BYTES, readInputFile } from './read-input.js';
 
 export { referenceForward, type ReferenceInput, type ReferenceOptions, type ReferenceTensor } from './reference/forward.js';
 export { compareTensors, type Comparison, type Tolerance, type WorstElement } from './compare.js';
@@ -58,7 +58,7 @@ async function guarded(name: CheckName, run: () => CheckResult | Promise<CheckRe
 }
 
 function readDict(path: string): string {
-  return readInputFile(path, '--dict ').toString('utf8');
+  return readInputFile(path, '--dict ', MAX_DICT_BYTES).toString('utf8');
 }
 
 export async function verify(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {

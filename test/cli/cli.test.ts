@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/errors.js';
-import { readSafetensors } from '../../src/readers/safetensors.js';
+import { readSafetensors } from '../../src/readers/safetensors-file.js';
 import { MemoryTensor } from '../../src/tensor.js';
 import { writeSafetensors } from '../../src/writers/safetensors.js';
 import { cli } from '../helpers/cli.js';

@@ -1,7 +1,7 @@
 /** Helpers that make corrupted copies of a good converted folder. */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors } from '../../src/readers/safetensors.js';
+import { readSafetensors } from '../../src/readers/safetensors-file.js';
 import { MemoryTensor, type TensorData } from '../../src/tensor.js';
 import { writeSafetensors } from '../../src/writers/safetensors.js';
 

@@ -11,6 +11,7 @@ import { DTYPE_SIZE, type DType, bfloat16BitsToFloat32, float16BitsToFloat32, is
 import { toHuggingFace } from '../../mappings/index.js';
 import type { Conversion } from '../../mappings/types.js';
 import { type Checkpoint, readCheckpoint } from '../../readers/index.js';
+import { checkConvertedTensors } from '../../readers/lazy-tensor.js';
 import { type TensorData, castTensor } from '../../tensor.js';
 import { unravel } from '../compare.js';
 import type { VerifiedFolder } from '../folder.js';
@@ -275,6 +276,7 @@ export function checkWeights(folder: VerifiedFolder, options: WeightsOptions): C
       ...(options.dictText !== undefined ? { dictText: options.dictText } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
     });
+    checkConvertedTensors(conversion);
     const report = folder.conversionReport;
     const items = [...tensorItems(folder, conversion, report), ...accountingItems(checkpoint, upstream, conversion, report)];
     if (report) items.push(...fileItems(folder, report, options));
