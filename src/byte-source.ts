@@ -63,3 +63,29 @@ export interface SourceFolder {
   /** The whole file, refused when it holds more than `maxBytes`. */
   readAll(file: string, maxBytes: number): Uint8Array;
 }
+
+/**
+ * Where a writer's bytes go: positioned writes, front to back, each byte once. The sink keeps the sha256 of what was
+ * written (writers report it), so writers need no hashing library of their own. src/node-files.ts implements it over a
+ * file.
+ */
+export interface ByteSink {
+  /** A name for messages (the file path). */
+  readonly name: string;
+  write(bytes: Uint8Array, position: number): void;
+  /** Hex sha256 of the bytes written so far, in order. */
+  sha256(): string;
+}
+
+/**
+ * A folder being written (an output folder, a temporary one): each file appears under its name only once its writer
+ * has finished (atomic), so a failed write never leaves a half file.
+ */
+export interface SinkFolder {
+  readonly name: string;
+  pathOf(file: string): string;
+  create<T>(file: string, write: (sink: ByteSink) => T): T;
+  createAsync<T>(file: string, write: (sink: ByteSink) => Promise<T>): Promise<T>;
+  /** A small text file, written whole. */
+  writeText(file: string, text: string): void;
+}

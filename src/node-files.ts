@@ -5,12 +5,15 @@
  *    descriptor is fstat-ed and must be a regular file (symlinks are followed, so a Hugging Face cache layout
  *    `snapshots/<rev>/x -> ../../blobs/<sha>` works; devices, FIFOs and sockets are refused);
  *  - files read whole are read with a size cap that holds even when fstat reports 0 (read up to cap + 1 bytes).
- * Format readers never see a path: they get a ByteSource (or a SourceFolder for a Hugging Face folder).
+ * Format readers never see a path: they get a ByteSource (or a SourceFolder for a Hugging Face folder); format
+ * writers get a ByteSink (or a SinkFolder), implemented here over files written atomically (src/writers/atomic.ts).
  */
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ByteSource, type SourceFolder, checkRange } from './byte-source.js';
+import { type ByteSink, type ByteSource, type SinkFolder, type SourceFolder, checkRange } from './byte-source.js';
 import { CorruptInputError, FileSystemError } from './errors.js';
+import { withTemporaryFile, withTemporaryFileAsync, writeFileAtomic } from './writers/atomic.js';
 
 export interface OpenOptions {
   /** What the file is, for messages ("checkpoint", "--dict file", "config.json"). */
@@ -151,5 +154,76 @@ export class NodeFolder implements SourceFolder {
   }
   readAll(file: string, maxBytes: number, options: OpenOptions = {}): Uint8Array {
     return readInputBytes(this.pathOf(file), maxBytes, { what: file, ...options });
+  }
+}
+
+// ------------------------------------------------------------------------------------------------------------ sinks
+
+/** Never one write over 1 GiB (writeSync's limit is 2 GiB). */
+const MAX_WRITE_BYTES = 1 << 30;
+
+class FileSink implements ByteSink {
+  private readonly hash = createHash('sha256');
+  constructor(
+    readonly name: string,
+    private readonly fd: number,
+  ) {}
+  write(bytes: Uint8Array, position: number): void {
+    for (let done = 0; done < bytes.byteLength; ) {
+      done += writeSync(this.fd, bytes, done, Math.min(bytes.byteLength - done, MAX_WRITE_BYTES), position + done);
+    }
+    this.hash.update(bytes);
+  }
+  sha256(): string {
+    return this.hash.copy().digest('hex');
+  }
+}
+
+function withSink<T>(name: string, tmp: string, write: (sink: ByteSink) => T): T {
+  const fd = openSync(tmp, 'wx');
+  try {
+    return write(new FileSink(name, fd));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes the file at `path` through a sink; it appears there (atomically) when `write` returns. */
+export function createFile<T>(path: string, write: (sink: ByteSink) => T): T {
+  return withTemporaryFile(path, (tmp) => withSink(path, tmp, write));
+}
+
+/** createFile for an asynchronous `write`. */
+export async function createFileAsync<T>(path: string, write: (sink: ByteSink) => Promise<T>): Promise<T> {
+  return withTemporaryFileAsync(path, async (tmp) => {
+    const fd = openSync(tmp, 'wx');
+    try {
+      return await write(new FileSink(path, fd));
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
+/** A directory as a SinkFolder (created, with its parents, before the first file). */
+export class NodeSinkFolder implements SinkFolder {
+  constructor(readonly name: string) {}
+  pathOf(file: string): string {
+    return join(this.name, file);
+  }
+  private ensure(): void {
+    mkdirSync(this.name, { recursive: true });
+  }
+  create<T>(file: string, write: (sink: ByteSink) => T): T {
+    this.ensure();
+    return createFile(this.pathOf(file), write);
+  }
+  createAsync<T>(file: string, write: (sink: ByteSink) => Promise<T>): Promise<T> {
+    this.ensure();
+    return createFileAsync(this.pathOf(file), write);
+  }
+  writeText(file: string, text: string): void {
+    this.ensure();
+    writeFileAtomic(this.pathOf(file), text);
   }
 }

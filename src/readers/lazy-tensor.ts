@@ -50,14 +50,18 @@ const MAX_SPARE_BYTES = 16 << 20;
 /** One read buffer left by a finished `chunks()` walk, handed to the next one (no fresh zero-filled buffer per tensor). */
 let spare: ArrayBuffer | null = null;
 
+/** Node's Buffer when there is one (this module runs without Node too). */
+const NODE_BUFFER = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+
 function takeBuffer(byteLength: number): Uint8Array {
   if (spare && spare.byteLength >= byteLength) {
     const reused = new Uint8Array(spare, 0, byteLength);
     spare = null;
     return reused;
   }
-  // uninitialised memory: every byte is overwritten by the read before it is yielded
-  return new Uint8Array(Buffer.allocUnsafeSlow(byteLength).buffer, 0, byteLength);
+  // uninitialised memory where Node offers it: every byte is overwritten by the read before it is yielded
+  if (NODE_BUFFER) return new Uint8Array(NODE_BUFFER.allocUnsafeSlow(byteLength).buffer, 0, byteLength);
+  return new Uint8Array(byteLength);
 }
 
 function giveBack(buffer: Uint8Array): void {

@@ -73,7 +73,7 @@ export class SafetensorsTensor implements TensorData {
 }
 
 /**
- * Reads the header of a safetensors file held in memory or behind a ByteSource (src/readers/safetensors-file.ts opens
+ * Reads the header of a safetensors file held in memory or behind a ByteSource (src/readers/disk-safetensors.ts opens
  * paths). With `owned`, the file's close() closes the source (and a failed read closes it at once).
  */
 export function parseSafetensors(input: Uint8Array | ByteSource, options: { owned?: boolean } = {}): SafetensorsFile {

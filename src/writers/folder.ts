@@ -7,7 +7,7 @@ import type { HfModel } from '../model.js';
 import { type TensorData, castTensor } from '../tensor.js';
 import { VERSION } from '../version.js';
 import { withTemporaryDir } from './atomic.js';
-import { writeShardedSafetensorsAsync } from './safetensors-sharded.js';
+import { writeShardedSafetensorsAsync } from './disk-safetensors.js';
 
 export type OutputDType = 'keep' | 'fp32' | 'fp16' | 'bf16';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSource } from '../../src/convert.js';
 import { openHfWeightFiles } from '../../src/readers/hf-folder.js';
-import { writeShardedSafetensors } from '../../src/writers/safetensors-sharded.js';
+import { writeShardedSafetensors } from '../../src/writers/disk-safetensors.js';
 import { describe, expect, test } from 'vitest';
 import { BufferSource } from '../../src/byte-source.js';
 import { HubertConvertError } from '../../src/errors.js';

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { BufferSource } from '../../src/byte-source.js';
 import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../../src/errors.js';
 import { MAX_SAFETENSORS_HEADER_BYTES } from '../../src/readers/safetensors.js';
-import { readSafetensors } from '../../src/readers/safetensors-file.js';
+import { readSafetensors } from '../../src/readers/disk-safetensors.js';
 import { chunkHex, DATA_DIR, expectError, hex, rawFile, referenceListing } from './helpers.js';
 
 describe('reading files written by safetensors.torch.save_file', () => {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FileSystemError } from '../../src/errors.js';
 import { toHuggingFace } from '../../src/mappings/index.js';
 import { readCheckpoint } from '../../src/readers/index.js';
-import { readSafetensors } from '../../src/readers/safetensors-file.js';
+import { readSafetensors } from '../../src/readers/disk-safetensors.js';
 import { openHfWeightFiles } from '../../src/readers/hf-folder.js';
 import { describeFile } from '../../src/source-info.js';
 import { castTensor, numelOf } from '../../src/tensor.js';
