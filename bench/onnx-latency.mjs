@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { readSafetensors } from '../dist/readers/safetensors.js';
+import { readSafetensors } from '../dist/readers/disk-safetensors.js';
 import { MemoryTensor } from '../dist/tensor.js';
 import { buildOnnx } from '../dist/writers/onnx/index.js';
 

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeSafetensors } from '../dist/writers/safetensors.js';
-import { writeShardedSafetensors } from '../dist/writers/safetensors-sharded.js';
+import { writeSafetensors } from '../dist/writers/disk-safetensors.js';
+import { writeShardedSafetensors } from '../dist/writers/disk-safetensors.js';
 
 const { values } = parseArgs({
   options: { mb: { type: 'string', default: '1000' }, dir: { type: 'string', default: tmpdir() }, shard: { type: 'string' }, keep: { type: 'boolean', default: false } },

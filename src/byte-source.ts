@@ -1,9 +1,9 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CorruptInputError } from './errors.js';
 
 /**
  * Random access to the bytes of an input, so readers never need the whole file in memory.
- * A file source does positioned reads; a buffer source serves library callers that already hold the bytes.
+ * Files are opened by src/node-files.ts (FileSource); a buffer source serves library callers that already hold the
+ * bytes. Format readers depend on this interface only, never on Node's fs.
  */
 export interface ByteSource {
   /** A name for messages: the file path, or "<buffer>". */
@@ -17,7 +17,7 @@ export interface ByteSource {
   close(): void;
 }
 
-function checkRange(source: ByteSource, offset: number, length: number, what: string): void {
+export function checkRange(source: ByteSource, offset: number, length: number, what: string): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > source.size) {
     throw new CorruptInputError(
       'E_TRUNCATED',
@@ -48,33 +48,44 @@ export class BufferSource implements ByteSource {
   close(): void {}
 }
 
-export class FileSource implements ByteSource {
+/**
+ * The files of a folder source (a Hugging Face model folder), by plain file name. The format readers that read a
+ * folder (safetensors index and shards) ask it for files; src/node-files.ts implements it over a directory.
+ */
+export interface SourceFolder {
+  /** The folder, for messages. */
   readonly name: string;
-  readonly size: number;
-  private fd: number | null;
-  constructor(path: string) {
-    this.name = path;
-    this.fd = openSync(path, 'r');
-    this.size = fstatSync(this.fd).size;
-  }
-  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
-    checkRange(this, offset, length, 'a read');
-    if (this.fd === null) throw new Error(`${this.name}: read after close`);
-    const out = into ? into.subarray(0, length) : new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      // readSync takes at most 2 GiB per call
-      const n = readSync(this.fd, out, done, Math.min(length - done, 1 << 30), offset + done);
-      if (n === 0) {
-        // the file shrank after it was opened
-        throw new CorruptInputError('E_TRUNCATED', `${this.name}: the file ended at byte ${offset + done}, before the ${length} bytes asked for at ${offset}; was it modified while being read?`);
-      }
-      done += n;
-    }
-    return out;
-  }
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
+  /** The path of a file inside, for messages. */
+  pathOf(file: string): string;
+  /** Whether the folder has an entry of that name (open() still refuses anything but a regular file). */
+  has(file: string): boolean;
+  open(file: string): ByteSource;
+  /** The whole file, refused when it holds more than `maxBytes`. */
+  readAll(file: string, maxBytes: number): Uint8Array;
+}
+
+/**
+ * Where a writer's bytes go: positioned writes, front to back, each byte once. The sink keeps the sha256 of what was
+ * written (writers report it), so writers need no hashing library of their own. src/node-files.ts implements it over a
+ * file.
+ */
+export interface ByteSink {
+  /** A name for messages (the file path). */
+  readonly name: string;
+  write(bytes: Uint8Array, position: number): void;
+  /** Hex sha256 of the bytes written so far, in order. */
+  sha256(): string;
+}
+
+/**
+ * A folder being written (an output folder, a temporary one): each file appears under its name only once its writer
+ * has finished (atomic), so a failed write never leaves a half file.
+ */
+export interface SinkFolder {
+  readonly name: string;
+  pathOf(file: string): string;
+  create<T>(file: string, write: (sink: ByteSink) => T): T;
+  createAsync<T>(file: string, write: (sink: ByteSink) => Promise<T>): Promise<T>;
+  /** A small text file, written whole. */
+  writeText(file: string, text: string): void;
 }

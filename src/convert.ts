@@ -9,6 +9,7 @@ import type { Conversion, SourceKind } from './mappings/types.js';
 import { type Checkpoint, type ReadOptions, readCheckpoint } from './readers/index.js';
 import { readHfFolder } from './readers/hf-folder.js';
 import { readDictFile } from './side-inputs.js';
+import { checkConvertedTensors } from './readers/lazy-tensor.js';
 import { type FileDescription, describeFile, describeFileInBackground } from './source-info.js';
 import type { OnnxVariant } from './writers/onnx/index.js';
 import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, type SourceFileInfo, writeHuggingFaceFolder } from './writers/folder.js';
@@ -132,6 +133,7 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
       dropped: [],
       warnings: folder.warnings,
     };
+    checkConvertedTensors(conversion);
     const sourceFiles = ['config.json', 'preprocessor_config.json', ...folder.weightFiles].filter((f) => existsSync(join(input, f)));
     return { conversion, close: () => folder.close(), sourceFiles };
   }
@@ -150,6 +152,7 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
       ...(upstream ? { upstream } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
     });
+    checkConvertedTensors(conversion);
     conversion.warnings.push(...checkpoint.warnings, ...(upstream?.warnings ?? []));
     return { conversion, close };
   } catch (error) {

@@ -11,8 +11,10 @@ export { VERSION } from './version.js';
 
 // read
 export { readCheckpoint, unpickle, toPlainJson, pyGet, type Checkpoint, type CheckpointTensor, type GlobalUse, type ReadOptions } from './readers/index.js';
-export { readSafetensors, type SafetensorsFile } from './readers/safetensors.js';
-export { openHfWeights } from './readers/safetensors-index.js';
+export { parseSafetensors, type SafetensorsFile } from './readers/safetensors.js';
+export { readSafetensors } from './readers/disk-safetensors.js';
+export { FileSource, NodeFolder, openInputFile, readInputBytes } from './node-files.js';
+export { openHfWeights } from './readers/hf-folder.js';
 export { readHfFolder, type HfFolder } from './readers/hf-folder.js';
 export { inspectCheckpoint, type InspectReport } from './inspect.js';
 
@@ -29,8 +31,8 @@ export { countNonFinite, scanNonFinite, type NonFiniteTensor } from './non-finit
 export { SOURCES, REFUSED_FAMILIES, type SourceEntry, type RefusedFamily } from './mappings/index.js';
 
 // write
-export { writeSafetensors } from './writers/safetensors.js';
-export { writeShardedSafetensors } from './writers/safetensors-sharded.js';
+export { writeSafetensors } from './writers/disk-safetensors.js';
+export { writeShardedSafetensors } from './writers/disk-safetensors.js';
 export { writeHuggingFaceFolder, type ConversionReport, type OutputDType, type WriteFolderOptions } from './writers/folder.js';
 export { buildOnnx, type BuildOnnxOptions, type OnnxFileInfo, type OnnxVariant } from './writers/onnx/index.js';
 export { convert, loadSource, type ConvertOptions, type ConvertResult } from './convert.js';

@@ -4,6 +4,7 @@ import { detectSource, toHuggingFace } from './mappings/index.js';
 import type { HubertConfig } from './model.js';
 import { type GlobalUse, type PlainJson, type ReadOptions, readCheckpoint, toPlainJson } from './readers/index.js';
 import { DEFAULT_SCAN_LIMIT_BYTES, countNonFinite } from './non-finite.js';
+import { checkConvertedTensors, viewRepeats } from './readers/lazy-tensor.js';
 
 /** Checkpoints up to this size get their values scanned for NaN/Inf by default (reading every byte). */
 export { DEFAULT_SCAN_LIMIT_BYTES };
@@ -51,12 +52,19 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
     let kind: string | null = null;
     let evidence = '';
     let hfConfig: HubertConfig | null = null;
+    /** Source paths of the tensors the conversion keeps; null when the file does not convert on its own. */
+    let kept: Set<string> | null = null;
     try {
       const detection = detectSource(checkpoint.root, checkpoint.file);
       kind = detection.kind;
       evidence = detection.evidence;
       if (kind === 'superb-downstream') warnings.push('a SUPERB downstream head: convert it with --upstream <its upstream checkpoint>');
-      else hfConfig = toHuggingFace(checkpoint, { kind: detection.kind }).model.config;
+      else {
+        const conversion = toHuggingFace(checkpoint, { kind: detection.kind });
+        kept = new Set(conversion.mapped.map((m) => m.source));
+        hfConfig = conversion.model.config;
+        checkConvertedTensors(conversion);
+      }
     } catch (error) {
       if (!(error instanceof HubertConvertError)) throw error;
       if (kind === null) evidence = error.message;
@@ -73,7 +81,13 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
     const bytes = statSync(path).size;
     const valuesScanned = options.scan ?? bytes <= DEFAULT_SCAN_LIMIT_BYTES;
     if (valuesScanned) {
+      // the tensors a conversion keeps (all of them when it would not convert); dropped ones are never read
       for (const { path: p, tensor } of checkpoint.tensors) {
+        if (kept && !kept.has(p)) continue;
+        if (viewRepeats(tensor.shape, tensor.strides)) {
+          warnings.push(`${p} is a broadcast or overlapping view (${tensor.numel} elements over fewer bytes); its values were not scanned`);
+          continue;
+        }
         const { nan, inf, total } = countNonFinite(tensor);
         if (nan + inf > 0) warnings.push(`${p} has ${nan} NaN and ${inf} infinite value(s) of ${total}`);
       }

@@ -1,3 +1,4 @@
+import { HubertConvertError } from './errors.js';
 import { DTYPE_SIZE, type DType, bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBFloat16Bits, float32ToFloat16Bits } from './dtype.js';
 
 /**
@@ -19,6 +20,38 @@ export interface TensorData {
 }
 
 export const DEFAULT_CHUNK_BYTES = 4 << 20;
+
+/**
+ * numel of a shape, by checked multiplication: null when numel × itemsize would pass 2^53 (no file can hold that,
+ * and plain float arithmetic would round the count).
+ */
+export function checkedNumel(shape: readonly number[], itemsize = 1): number | null {
+  if (shape.includes(0)) return 0;
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) return null;
+    n *= d;
+    if (n * itemsize > Number.MAX_SAFE_INTEGER) return null;
+  }
+  return n;
+}
+
+/** The most bytes one tensor may take when held whole in memory (bytes(), toFloat32/64); writers stream instead. */
+export const MAX_IN_MEMORY_TENSOR_BYTES = 2 ** 32;
+
+/** A zeroed buffer for a whole tensor, or a typed error when the tensor is too large to hold (never a RangeError). */
+export function allocateBytes(byteLength: number, what: string): Uint8Array {
+  checkInMemory(byteLength, what);
+  return new Uint8Array(byteLength);
+}
+
+function checkInMemory(byteLength: number, what: string): void {
+  if (!(byteLength <= MAX_IN_MEMORY_TENSOR_BYTES)) {
+    throw new HubertConvertError('unsupported', 'E_TENSOR_TOO_LARGE', `${what}: ${byteLength} bytes are more than the ${MAX_IN_MEMORY_TENSOR_BYTES} bytes one tensor may take in memory`, {
+      bytes: byteLength,
+    });
+  }
+}
 
 export function numelOf(shape: readonly number[]): number {
   let n = 1;
@@ -95,11 +128,13 @@ function decodeAll<T extends Float32Array | Float64Array>(t: TensorData, out: T)
 
 /** The tensor's values as float32 (exact for F32/F16/BF16; F64 rounds). */
 export function toFloat32(t: TensorData): Float32Array {
+  checkInMemory(numelOf(t.shape) * 4, `a ${t.dtype}[${t.shape.join(', ')}] tensor as float32`);
   return decodeAll(t, new Float32Array(numelOf(t.shape)));
 }
 
 /** The tensor's values as float64 (exact for every float dtype). */
 export function toFloat64(t: TensorData): Float64Array {
+  checkInMemory(numelOf(t.shape) * 8, `a ${t.dtype}[${t.shape.join(', ')}] tensor as float64`);
   return decodeAll(t, new Float64Array(numelOf(t.shape)));
 }
 

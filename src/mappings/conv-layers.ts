@@ -7,20 +7,29 @@ export interface ConvLayerSpec {
   stride: number;
 }
 
+/** Layers a conv_feature_layers expression may describe (HuBERT has 7). */
+export const MAX_CONV_LAYERS = 1000;
+/** Characters of the expression (HuBERT's is 48). */
+export const MAX_CONV_LAYERS_TEXT = 10_000;
+
 /**
  * Parses fairseq's `conv_feature_layers` string, e.g. `[(512,10,5)] + [(512,3,2)] * 4 + [(512,2,2)] * 2`.
  * fairseq `eval`s it; we never evaluate anything: this is a parser for exactly that small list expression
  * (lists of 3-tuples of integers, `+` between lists, `* n` or `n *` repetition). Anything else is refused.
  */
 export function parseConvFeatureLayers(text: string): ConvLayerSpec[] {
-  const tokens = text.match(/\d+|[[\]()+*,]|\S/g) ?? [];
-  let at = 0;
+  const shown = text.length > 120 ? `${JSON.stringify(text.slice(0, 100))}… (${text.length} characters)` : JSON.stringify(text);
   const fail = (why: string): never => {
     throw new UnsupportedModelError(
       'E_CONV_LAYERS_SYNTAX',
-      `conv_feature_layers ${JSON.stringify(text)} is not a list expression hubert-convert understands (${why}); expected something like "[(512,10,5)] + [(512,3,2)] * 4 + [(512,2,2)] * 2"`,
+      `conv_feature_layers ${shown} is not a list expression hubert-convert understands (${why}); expected something like "[(512,10,5)] + [(512,3,2)] * 4 + [(512,2,2)] * 2"`,
     );
   };
+  // bounded before anything is tokenised or expanded: a real stack is a few dozen characters and under 20 layers
+  if (text.length > MAX_CONV_LAYERS_TEXT) fail(`longer than ${MAX_CONV_LAYERS_TEXT} characters`);
+  const tokens = text.match(/\d+|[[\]()+*,]|\S/g) ?? [];
+  let at = 0;
+  let total = 0;
   const peek = () => tokens[at];
   const expect = (t: string) => (tokens[at] === t ? at++ : fail(`expected "${t}" at token ${at + 1}`));
   const int = (): number => {
@@ -59,14 +68,15 @@ export function parseConvFeatureLayers(text: string): ConvLayerSpec[] {
       repeat = int();
       expect('*');
     }
-    let items = list();
+    const items = list();
     if (peek() === '*') {
       at++;
       repeat *= int();
     }
-    if (repeat > 1000) fail('too many layers');
-    items = Array.from({ length: repeat }, () => items).flat();
-    return items;
+    // the running total is checked before the term is expanded
+    total += repeat * items.length;
+    if (total > MAX_CONV_LAYERS) fail(`more than ${MAX_CONV_LAYERS} layers`);
+    return Array.from({ length: repeat }, () => items).flat();
   };
   const layers = term();
   while (peek() === '+') {
@@ -74,7 +84,7 @@ export function parseConvFeatureLayers(text: string): ConvLayerSpec[] {
     layers.push(...term());
   }
   if (at !== tokens.length) fail(`unexpected "${tokens[at]}"`);
-  if (layers.length === 0 || layers.length > 1000) fail('no layers');
+  if (layers.length === 0) fail('no layers');
   return layers;
 }
 

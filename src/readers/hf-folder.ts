@@ -1,11 +1,33 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../errors.js';
 import { HUBERT_BASE_PREFIX, HUBERT_FAMILY, hubertPreprocessor, legacyWeightNormName, withHubertDefaults } from '../architectures/hubert/index.js';
 import type { HfArchitecture, HfModel, HubertConfig, PreprocessorConfig } from '../model.js';
+import { NodeFolder, isDirectory, pathExists, readInputBytes } from '../node-files.js';
 import type { TensorData } from '../tensor.js';
 import { readCheckpoint } from './index.js';
-import { openHfWeightFiles } from './safetensors-index.js';
+import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
+import { type HfWeights, type SafetensorsIndex, openHfWeightFilesIn, readSafetensorsIndexIn } from './safetensors-index.js';
+import type { SafetensorsTensor } from './safetensors.js';
+
+/** config.json, preprocessor_config.json, conversion_report.json: small files; anything bigger is not one of them. */
+export const MAX_SMALL_JSON_BYTES = 16 << 20;
+/** Deep enough for any of those files (they nest 2–4 levels). */
+const MAX_SMALL_JSON_DEPTH = 32;
+
+/** The tensors of a HF folder on disk, lazily backed by their files (see openHfWeightFiles to close them). */
+export function openHfWeights(dir: string): Map<string, SafetensorsTensor> {
+  return openHfWeightFiles(dir).tensors;
+}
+
+/** openHfWeights with the opened files and a close(). */
+export function openHfWeightFiles(dir: string): HfWeights {
+  return openHfWeightFilesIn(new NodeFolder(dir));
+}
+
+/** `<dir>/model.safetensors.index.json`, validated; null when there is none. */
+export function readSafetensorsIndex(dir: string): SafetensorsIndex | null {
+  return readSafetensorsIndexIn(new NodeFolder(dir));
+}
 
 const ARCHITECTURES = HUBERT_FAMILY.architectures;
 
@@ -23,13 +45,14 @@ export interface HfFolder {
   close(): void;
 }
 
+/** A small JSON file of a folder (regular file, size and depth bounded); its top level must be an object. */
 export function readJsonObject(path: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new CorruptInputError('E_BAD_JSON', `${path} is not valid JSON (${(error as Error).message}); re-run the conversion to rewrite it`, { file: path });
+  const text = decodeUtf8(readInputBytes(path, MAX_SMALL_JSON_BYTES, { what: 'JSON file' }));
+  const parsed = text === null ? ({ ok: false, reason: 'not UTF-8' } as const) : parseBoundedJson(text, { maxChars: MAX_SMALL_JSON_BYTES, maxDepth: MAX_SMALL_JSON_DEPTH });
+  if (!parsed.ok) {
+    throw new CorruptInputError('E_BAD_JSON', `${path} is not valid JSON (${parsed.reason}); re-run the conversion to rewrite it`, { file: path });
   }
+  const value = parsed.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CorruptInputError('E_BAD_JSON', `${path} must hold a JSON object`, { file: path });
   }
@@ -56,11 +79,11 @@ function architectureOf(config: Record<string, unknown>, names: Iterable<string>
  * `hubert.` prefix on a bare HubertModel.
  */
 export function readHfFolder(dir: string): HfFolder {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+  if (!isDirectory(dir)) {
     throw new FileSystemError('E_NOT_A_FOLDER', `${dir} is not a folder; pass a Hugging Face model folder (e.g. one written by hubert-convert)`, { dir });
   }
   const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new FileSystemError('E_NO_CONFIG_JSON', `${dir} has no config.json; is this a Hugging Face model folder?`, { dir });
+  if (!pathExists(configPath)) throw new FileSystemError('E_NO_CONFIG_JSON', `${dir} has no config.json; is this a Hugging Face model folder?`, { dir });
   const rawConfig = readJsonObject(configPath);
   if (rawConfig['model_type'] !== HUBERT_FAMILY.modelType) {
     throw new UnsupportedModelError('E_UNSUPPORTED_MODEL', `${configPath}: model_type is ${JSON.stringify(rawConfig['model_type'])}; hubert-convert handles "hubert" models`);
@@ -70,7 +93,7 @@ export function readHfFolder(dir: string): HfFolder {
   let weightFiles: string[];
   let close: () => void;
   const bin = join(dir, 'pytorch_model.bin');
-  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json')) || !existsSync(bin)) {
+  if (pathExists(join(dir, 'model.safetensors')) || pathExists(join(dir, 'model.safetensors.index.json')) || !pathExists(bin)) {
     const weights = openHfWeightFiles(dir);
     stored = weights.tensors;
     weightFiles = weights.files.map((f) => f.source.name.slice(dir.length + 1));
@@ -98,7 +121,7 @@ export function readHfFolder(dir: string): HfFolder {
   const preprocessorPath = join(dir, 'preprocessor_config.json');
   let preprocessor: PreprocessorConfig;
   const derived = hubertPreprocessor(config, true); // Wav2Vec2FeatureExtractor's own default do_normalize
-  if (existsSync(preprocessorPath)) {
+  if (pathExists(preprocessorPath)) {
     preprocessor = { ...derived, ...readJsonObject(preprocessorPath) } as PreprocessorConfig;
   } else {
     warnings.push(`${dir} has no preprocessor_config.json; assuming do_normalize=true (the Wav2Vec2FeatureExtractor default)`);

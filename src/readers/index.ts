@@ -1,6 +1,6 @@
-import { statSync } from 'node:fs';
-import { type ByteSource, BufferSource, FileSource } from '../byte-source.js';
+import { type ByteSource, BufferSource } from '../byte-source.js';
 import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../errors.js';
+import { openInputFile } from '../node-files.js';
 import { LazyTensor } from './lazy-tensor.js';
 import { type PickleLimits, resolveLimits } from './pickle/limits.js';
 import { TEXT_PICKLE_START } from './pickle/opcodes.js';
@@ -44,13 +44,12 @@ function openInput(input: string | Uint8Array | ByteSource): { source: ByteSourc
   if (input instanceof Uint8Array) return { source: new BufferSource(input), owned: true };
   if (typeof input !== 'string') return { source: input, owned: false };
   try {
-    if (statSync(input).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    return { source: new FileSource(input), owned: true };
+    return { source: openInputFile(input, { what: 'checkpoint' }), owned: true };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new FileSystemError('E_FILE_NOT_FOUND', `${input}: no such file`, { file: input });
-    if (code === 'EISDIR') throw new FileSystemError('E_IS_DIRECTORY', `${input} is a directory; pass a checkpoint file (.pt/.ckpt)`, { file: input });
-    throw new FileSystemError('E_FILE_READ', `${input}: cannot open (${code ?? String(e)})`, { file: input });
+    if (e instanceof FileSystemError && e.code === 'E_IS_DIRECTORY') {
+      throw new FileSystemError('E_IS_DIRECTORY', `${input} is a directory; pass a checkpoint file (.pt/.ckpt)`, { file: input });
+    }
+    throw e;
   }
 }
 

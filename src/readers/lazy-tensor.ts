@@ -1,7 +1,7 @@
 import type { ByteSource } from '../byte-source.js';
 import { DTYPE_SIZE, type DType } from '../dtype.js';
 import { CorruptInputError, HubertConvertError } from '../errors.js';
-import { DEFAULT_CHUNK_BYTES, type TensorData, numelOf } from '../tensor.js';
+import { DEFAULT_CHUNK_BYTES, type TensorData, allocateBytes, checkedNumel } from '../tensor.js';
 
 /**
  * One torch storage: `numel` elements of `dtype` somewhere in the checkpoint file. It is created while the pickle is
@@ -50,14 +50,18 @@ const MAX_SPARE_BYTES = 16 << 20;
 /** One read buffer left by a finished `chunks()` walk, handed to the next one (no fresh zero-filled buffer per tensor). */
 let spare: ArrayBuffer | null = null;
 
+/** Node's Buffer when there is one (this module runs without Node too). */
+const NODE_BUFFER = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
+
 function takeBuffer(byteLength: number): Uint8Array {
   if (spare && spare.byteLength >= byteLength) {
     const reused = new Uint8Array(spare, 0, byteLength);
     spare = null;
     return reused;
   }
-  // uninitialised memory: every byte is overwritten by the read before it is yielded
-  return new Uint8Array(Buffer.allocUnsafeSlow(byteLength).buffer, 0, byteLength);
+  // uninitialised memory where Node offers it: every byte is overwritten by the read before it is yielded
+  if (NODE_BUFFER) return new Uint8Array(NODE_BUFFER.allocUnsafeSlow(byteLength).buffer, 0, byteLength);
+  return new Uint8Array(byteLength);
 }
 
 function giveBack(buffer: Uint8Array): void {
@@ -94,7 +98,11 @@ export class LazyTensor implements TensorData {
     /** In elements of `dtype`. */
     readonly storageOffset: number,
   ) {
-    this.numel = numelOf(shape);
+    const numel = checkedNumel(shape, DTYPE_SIZE[dtype]);
+    if (numel === null) {
+      throw new CorruptInputError('E_TENSOR_TOO_LARGE', `a tensor over storage '${storage.key}' claims shape [${shape.join(', ')}], more than 2^53 bytes; the file is corrupt`, { storage: storage.key });
+    }
+    this.numel = numel;
     this.byteLength = this.numel * DTYPE_SIZE[dtype];
     const expected = contiguousStrides(shape);
     this.isContiguous = this.numel === 0 || shape.every((d, i) => d === 1 || strides[i] === expected[i]);
@@ -135,9 +143,9 @@ export class LazyTensor implements TensorData {
       // straight into the result: no intermediate buffer the size of the tensor
       this.validate(`in storage '${this.storage.key}'`);
       const { source, offset } = this.storage.bytesAt();
-      return source.read(offset + this.storageOffset * DTYPE_SIZE[this.dtype], this.byteLength, new Uint8Array(this.byteLength));
+      return source.read(offset + this.storageOffset * DTYPE_SIZE[this.dtype], this.byteLength, allocateBytes(this.byteLength, `tensor in storage '${this.storage.key}'`));
     }
-    const out = new Uint8Array(this.byteLength);
+    const out = allocateBytes(this.byteLength, `tensor in storage '${this.storage.key}'`);
     let at = 0;
     for (const chunk of this.chunks(Math.max(this.byteLength, DTYPE_SIZE[this.dtype]))) {
       out.set(chunk, at);
@@ -203,4 +211,153 @@ export class LazyTensor implements TensorData {
     }
     if (fill > 0) yield buffer.subarray(0, fill);
   }
+}
+
+// ------------------------------------------------------------------------------------------- distinct-element rule
+
+/**
+ * Why the elements of a view are not all distinct bytes of its storage, or null when they are. A broadcast view
+ * (stride 0 on a dimension longer than 1) or an overlapping one (strides that give two indices the same offset)
+ * would let a few bytes of a file stand for a huge tensor. Exact and cheap: the usual layouts (contiguous, narrowed,
+ * transposed, permuted) pass a sorted-stride test; anything else is decided by marking offsets in a bitmap the size
+ * of the span the view covers, which lies inside the storage, so the work is bounded by the file's own bytes.
+ */
+export function viewRepeats(shape: readonly number[], strides: readonly number[]): { kind: 'broadcast'; dim: number } | { kind: 'overlap' } | null {
+  if (shape.includes(0)) return null;
+  const dims: number[] = [];
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d]! <= 1) continue;
+    if (strides[d] === 0) return { kind: 'broadcast', dim: d };
+    dims.push(d);
+  }
+  dims.sort((a, b) => strides[a]! - strides[b]!);
+  // each stride must step past everything the faster dimensions reach: then every offset is distinct
+  let reach = 0;
+  let sorted = true;
+  for (const d of dims) {
+    if (strides[d]! <= reach) sorted = false;
+    reach += (shape[d]! - 1) * strides[d]!;
+  }
+  if (sorted) return null;
+  const span = reach + 1;
+  let numel = 1;
+  for (const d of dims) numel *= shape[d]!;
+  if (numel > span) return { kind: 'overlap' }; // more elements than offsets
+  const seen = new Uint8Array(Math.ceil(span / 8));
+  const index = new Array<number>(dims.length).fill(0);
+  for (let n = 0; n < numel; n++) {
+    let at = 0;
+    for (let i = 0; i < dims.length; i++) at += index[i]! * strides[dims[i]!]!;
+    const bit = 1 << (at & 7);
+    if (seen[at >> 3]! & bit) return { kind: 'overlap' };
+    seen[at >> 3]! |= bit;
+    for (let i = 0; i < dims.length; i++) {
+      if (++index[i]! < shape[dims[i]!]!) break;
+      index[i] = 0;
+    }
+  }
+  return null;
+}
+
+const SAVE_CONTIGUOUS = 'save the tensor with .contiguous() (or .clone()) before torch.save, or convert from the original training checkpoint';
+
+/** The byte range a non-empty view covers in its file, and the offsets of its elements relative to it. */
+function fileSpan(t: LazyTensor): { source: ByteSource; begin: number; end: number } | null {
+  if (t.numel === 0) return null;
+  const itemsize = DTYPE_SIZE[t.dtype];
+  let last = 0;
+  for (let i = 0; i < t.shape.length; i++) last += (t.shape[i]! - 1) * t.strides[i]!;
+  const { source, offset } = t.storage.bytesAt();
+  const begin = offset + t.storageOffset * itemsize;
+  return { source, begin, end: begin + (last + 1) * itemsize };
+}
+
+/** Marks the bytes of every element of `t` (relative to `base`) in `bitmap`; true when one was already marked. */
+function markElements(t: LazyTensor, base: number, bitmap: Uint8Array): boolean {
+  const itemsize = DTYPE_SIZE[t.dtype];
+  const { begin } = fileSpan(t)!;
+  const index = new Array<number>(t.shape.length).fill(0);
+  for (let n = 0; n < t.numel; n++) {
+    let at = begin - base;
+    for (let i = 0; i < t.shape.length; i++) at += index[i]! * t.strides[i]! * itemsize;
+    for (let b = at; b < at + itemsize; b++) {
+      const bit = 1 << (b & 7);
+      if (bitmap[b >> 3]! & bit) return true;
+      bitmap[b >> 3]! |= bit;
+    }
+    for (let i = t.shape.length - 1; i >= 0; i--) {
+      if (++index[i]! < t.shape[i]!) break;
+      index[i] = 0;
+    }
+  }
+  return false;
+}
+
+/**
+ * The rule for the tensors a conversion keeps: every element of every tensor is its own bytes of the file. A
+ * broadcast view (E_TENSOR_BROADCAST) or an overlapping one, within a tensor or between two tensors
+ * (E_TENSOR_OVERLAP), is refused, so what is written stays proportional to what was read. Tensors that are not
+ * LazyTensors (safetensors files, whose reader already refuses overlaps) pass. `names` gives each tensor's name
+ * for messages. Costs nothing for the usual layouts; see viewRepeats for the rest.
+ */
+export function checkDistinctElements(tensors: Iterable<[string, TensorData]>): void {
+  const spans: Array<{ name: string; tensor: LazyTensor; source: ByteSource; begin: number; end: number }> = [];
+  for (const [name, tensor] of tensors) {
+    if (!(tensor instanceof LazyTensor)) continue;
+    tensor.validate(name);
+    const repeats = viewRepeats(tensor.shape, tensor.strides);
+    const view = `${tensor.dtype}[${tensor.shape.join(', ')}] with strides [${tensor.strides.join(', ')}]`;
+    if (repeats?.kind === 'broadcast') {
+      throw new CorruptInputError(
+        'E_TENSOR_BROADCAST',
+        `tensor ${name}: ${view} is a broadcast view (stride 0 on dimension ${repeats.dim} of size ${tensor.shape[repeats.dim]}): ${tensor.numel} elements stored in fewer bytes; hubert-convert converts only tensors whose elements are distinct bytes of the file, so ${SAVE_CONTIGUOUS}`,
+        { tensor: name, shape: [...tensor.shape], strides: [...tensor.strides] },
+      );
+    }
+    if (repeats?.kind === 'overlap') {
+      throw new CorruptInputError(
+        'E_TENSOR_OVERLAP',
+        `tensor ${name}: ${view} is an overlapping view (two of its elements share bytes of storage '${tensor.storage.key}'); hubert-convert converts only tensors whose elements are distinct bytes of the file, so ${SAVE_CONTIGUOUS}`,
+        { tensor: name, shape: [...tensor.shape], strides: [...tensor.strides] },
+      );
+    }
+    const span = fileSpan(tensor);
+    if (span) spans.push({ name, tensor, ...span });
+  }
+  // between tensors: spans that do not intersect are fine; intersecting ones (interleaved views) are checked exactly
+  spans.sort((a, b) => (a.source === b.source ? a.begin - b.begin : a.source.name < b.source.name ? -1 : 1));
+  for (let i = 0; i < spans.length; ) {
+    let j = i + 1;
+    let end = spans[i]!.end;
+    while (j < spans.length && spans[j]!.source === spans[i]!.source && spans[j]!.begin < end) end = Math.max(end, spans[j++]!.end);
+    if (j - i > 1) {
+      const group = spans.slice(i, j);
+      const bitmap = new Uint8Array(Math.ceil((end - group[0]!.begin) / 8));
+      for (const s of group) {
+        if (markElements(s.tensor, group[0]!.begin, bitmap)) {
+          const earlier = group.slice(0, group.indexOf(s)).map((g) => g.name);
+          const with_ = earlier.length === 1 ? `tensor ${earlier[0]}` : `one of ${earlier.join(', ')}`;
+          throw new CorruptInputError(
+            'E_TENSOR_OVERLAP',
+            `tensor ${s.name} shares bytes of storage '${s.tensor.storage.key}' with ${with_}; hubert-convert converts only tensors whose elements are distinct bytes of the file (a shared or tied tensor must be saved once), so ${SAVE_CONTIGUOUS}`,
+            { tensors: [...earlier, s.name] },
+          );
+        }
+      }
+    }
+    i = j;
+  }
+}
+
+/** checkDistinctElements over the tensors a conversion keeps, named by source and HF name in messages. */
+export function checkConvertedTensors(conversion: {
+  mapped: ReadonlyArray<{ source: string; target: string }>;
+  model: { tensors: ReadonlyMap<string, TensorData> };
+}): void {
+  checkDistinctElements(
+    conversion.mapped.flatMap((m): Array<[string, TensorData]> => {
+      const tensor = conversion.model.tensors.get(m.target);
+      return tensor ? [[m.source === m.target ? m.source : `${m.source} (→ ${m.target})`, tensor]] : [];
+    }),
+  );
 }

@@ -4,11 +4,10 @@
  * them. The index is untrusted input like any file: shard names must be plain file names inside the folder, every
  * shard must exist, every tensor must sit in the shard the index names, and no tensor may appear twice.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import type { SourceFolder } from '../byte-source.js';
 import { CorruptInputError, FileSystemError } from '../errors.js';
-import { findDuplicateKey } from './json-duplicates.js';
-import { MAX_SAFETENSORS_HEADER_BYTES, readSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
+import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
+import { MAX_SAFETENSORS_ENTRIES, MAX_SAFETENSORS_HEADER_BYTES, parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
 
 export const SAFETENSORS_SINGLE_FILE = 'model.safetensors';
 export const SAFETENSORS_INDEX_FILE = 'model.safetensors.index.json';
@@ -30,26 +29,24 @@ export interface HfWeights {
   close(): void;
 }
 
-/** Reads and validates `<dir>/model.safetensors.index.json`; null when the folder has no index. */
-export function readSafetensorsIndex(dir: string): SafetensorsIndex | null {
-  const path = join(dir, SAFETENSORS_INDEX_FILE);
-  if (!existsSync(path)) return null;
+/** Reads and validates the folder's `model.safetensors.index.json`; null when the folder has no index. */
+export function readSafetensorsIndexIn(folder: SourceFolder): SafetensorsIndex | null {
+  if (!folder.has(SAFETENSORS_INDEX_FILE)) return null;
+  const path = folder.pathOf(SAFETENSORS_INDEX_FILE);
   const bad = (what: string, details: Record<string, unknown> = {}) =>
     new CorruptInputError('E_SAFETENSORS_INDEX', `${path}: ${what}`, { file: path, ...details });
-  if (statSync(path).size > MAX_SAFETENSORS_HEADER_BYTES) throw bad(`larger than ${MAX_SAFETENSORS_HEADER_BYTES} bytes; not an index file`);
-  let value: unknown;
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
-    value = JSON.parse(text);
-  } catch (error) {
-    throw bad(`not a valid UTF-8 JSON file (${(error as Error).message})`);
+  const text = decodeUtf8(folder.readAll(SAFETENSORS_INDEX_FILE, MAX_SAFETENSORS_HEADER_BYTES));
+  if (text === null) throw bad('not a valid UTF-8 JSON file (not UTF-8)');
+  // an index is {"metadata": {...}, "weight_map": {...}}: depth 2, one entry per tensor
+  const parsed = parseBoundedJson(text, { maxChars: MAX_SAFETENSORS_HEADER_BYTES, maxDepth: 3, maxEntries: MAX_SAFETENSORS_ENTRIES }, { duplicates: 'refuse' });
+  if (!parsed.ok) {
+    if (parsed.problem === 'duplicate') throw bad(`key "${parsed.key}" appears twice`, { key: parsed.key });
+    throw bad(`not a valid UTF-8 JSON file (${parsed.reason})`);
   }
+  const value = parsed.value;
   if (!isPlainObject(value) || !isPlainObject(value['weight_map'])) {
     throw bad('expected an object with a "weight_map" object of tensor name → shard file');
   }
-  const duplicate = findDuplicateKey(text);
-  if (duplicate) throw bad(`key "${duplicate.key}" appears twice`, { key: duplicate.key });
   const metadata = value['metadata'];
   if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) throw bad('"metadata" must be an object');
   const weightMap = new Map<string, string>();
@@ -62,33 +59,28 @@ export function readSafetensorsIndex(dir: string): SafetensorsIndex | null {
   return { metadata: (metadata as Record<string, unknown> | undefined) ?? null, weightMap, shards: [...new Set(weightMap.values())] };
 }
 
-/** The tensors of a HF folder, lazily backed by their files (see openHfWeightFiles to close them). */
-export function openHfWeights(dir: string): Map<string, SafetensorsTensor> {
-  return openHfWeightFiles(dir).tensors;
-}
-
-/** Like openHfWeights, also returning the opened files and a close(). `model.safetensors` wins over an index. */
-export function openHfWeightFiles(dir: string): HfWeights {
-  const single = join(dir, SAFETENSORS_SINGLE_FILE);
-  if (existsSync(single)) {
-    const file = readSafetensors(single);
+/** The weights of a HF folder, lazily backed by their files, with a close(). `model.safetensors` wins over an index. */
+export function openHfWeightFilesIn(folder: SourceFolder): HfWeights {
+  const dir = folder.name;
+  if (folder.has(SAFETENSORS_SINGLE_FILE)) {
+    const file = parseSafetensors(folder.open(SAFETENSORS_SINGLE_FILE), { owned: true });
     return { tensors: file.tensors, files: [file], close: () => file.close() };
   }
-  const index = readSafetensorsIndex(dir);
+  const index = readSafetensorsIndexIn(folder);
   if (!index) {
     throw new FileSystemError('E_HF_WEIGHTS_MISSING', `${dir}: neither ${SAFETENSORS_SINGLE_FILE} nor ${SAFETENSORS_INDEX_FILE} exists; is this a Hugging Face model folder saved with safetensors?`, { dir });
   }
-  const indexPath = join(dir, SAFETENSORS_INDEX_FILE);
+  const indexPath = folder.pathOf(SAFETENSORS_INDEX_FILE);
   const files: SafetensorsFile[] = [];
   const closeAll = () => files.forEach((f) => f.close());
   try {
     const tensors = new Map<string, SafetensorsTensor>();
     for (const shard of index.shards) {
-      const path = join(dir, shard);
-      if (!existsSync(path)) {
+      const path = folder.pathOf(shard);
+      if (!folder.has(shard)) {
         throw new FileSystemError('E_SAFETENSORS_SHARD_MISSING', `${indexPath} lists shard ${shard}, which is not in ${dir}`, { dir, shard });
       }
-      const file = readSafetensors(path);
+      const file = parseSafetensors(folder.open(shard), { owned: true });
       files.push(file);
       for (const [name, tensor] of file.tensors) {
         const listed = index.weightMap.get(name);

@@ -6,14 +6,21 @@
  * safe non-negative integers, `end - begin == numel × itemsize`, and tensors that tile the data area exactly (no
  * overlap, no hole, no trailing bytes). Tensors are lazy: their bytes are read on demand through the ByteSource.
  */
-import { FileSource, BufferSource, type ByteSource } from '../byte-source.js';
+import { BufferSource, type ByteSource } from '../byte-source.js';
 import { DTYPE_SIZE, type DType } from '../dtype.js';
-import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../errors.js';
+import { CorruptInputError, UnsupportedModelError } from '../errors.js';
 import { DEFAULT_CHUNK_BYTES, type TensorData } from '../tensor.js';
-import { findDuplicateKey } from './json-duplicates.js';
+import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
+/**
+ * Tensors one file may declare. A HuBERT X-Large has about 800; the largest public checkpoints have under 100,000 per
+ * file. The cap holds before the header is parsed, so 700,000 empty entries cost a scan of the text, not gigabytes.
+ */
+export const MAX_SAFETENSORS_ENTRIES = 100_000;
+/** A header is an object of entries holding a shape list: depth 3 (4 leaves room for nothing else). */
+const MAX_HEADER_DEPTH = 4;
 
 /** Every dtype name the safetensors format defines (current reference implementation). */
 export const SAFETENSORS_DTYPE_NAMES: ReadonlySet<string> = new Set([
@@ -65,23 +72,18 @@ export class SafetensorsTensor implements TensorData {
   }
 }
 
-export function readSafetensors(input: string | Uint8Array | ByteSource): SafetensorsFile {
-  const owned = typeof input === 'string' || input instanceof Uint8Array;
-  const source = typeof input === 'string' ? openFile(input) : input instanceof Uint8Array ? new BufferSource(input) : input;
+/**
+ * Reads the header of a safetensors file held in memory or behind a ByteSource (src/readers/disk-safetensors.ts opens
+ * paths). With `owned`, the file's close() closes the source (and a failed read closes it at once).
+ */
+export function parseSafetensors(input: Uint8Array | ByteSource, options: { owned?: boolean } = {}): SafetensorsFile {
+  const owned = input instanceof Uint8Array || options.owned === true;
+  const source = input instanceof Uint8Array ? new BufferSource(input) : input;
   try {
     return parse(source, owned);
   } catch (error) {
     if (owned) source.close();
     throw error;
-  }
-}
-
-function openFile(path: string): FileSource {
-  try {
-    return new FileSource(path);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new FileSystemError('E_SAFETENSORS_OPEN', `${path}: cannot open safetensors file (${reason})`, { path, reason });
   }
 }
 
@@ -95,13 +97,14 @@ function parse(source: ByteSource, owned: boolean): SafetensorsFile {
   if (source.size < 8) {
     throw corrupt(source, 'E_SAFETENSORS_TOO_SHORT', `only ${source.size} bytes, a safetensors file starts with an 8-byte header length (${NOT_SAFETENSORS})`);
   }
+  // the first 8 bytes of a file that is not safetensors at all are no length: messages never print them as one
   const lengthField = new DataView(source.read(0, 8, new Uint8Array(8)).buffer).getBigUint64(0, true);
   if (lengthField > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) {
-    throw corrupt(source, 'E_SAFETENSORS_HEADER_TOO_LARGE', `header length ${lengthField} exceeds the ${MAX_SAFETENSORS_HEADER_BYTES}-byte limit (${NOT_SAFETENSORS})`, { headerBytes: lengthField.toString() });
+    throw corrupt(source, 'E_SAFETENSORS_HEADER_TOO_LARGE', `the header length field (the first 8 bytes) asks for more than the ${MAX_SAFETENSORS_HEADER_BYTES}-byte limit (${NOT_SAFETENSORS})`, { limit: MAX_SAFETENSORS_HEADER_BYTES });
   }
   const headerBytes = Number(lengthField);
   if (headerBytes > source.size - 8) {
-    throw corrupt(source, 'E_SAFETENSORS_HEADER_TRUNCATED', `header length ${headerBytes} is larger than the ${source.size - 8} bytes after the length field (${NOT_SAFETENSORS})`, { headerBytes });
+    throw corrupt(source, 'E_SAFETENSORS_HEADER_TRUNCATED', `the header length field (the first 8 bytes) asks for more than the ${source.size - 8} bytes after it (${NOT_SAFETENSORS})`, { size: source.size });
   }
   const dataStart = 8 + headerBytes;
   const header = decodeHeader(source, source.read(8, headerBytes, new Uint8Array(headerBytes)));
@@ -119,30 +122,40 @@ function parse(source: ByteSource, owned: boolean): SafetensorsFile {
 }
 
 function decodeHeader(source: ByteSource, bytes: Uint8Array): Record<string, unknown> {
-  let text: string;
-  try {
-    // ignoreBOM keeps a leading BOM in the text, so it is refused below like any other stray character
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    throw corrupt(source, 'E_SAFETENSORS_HEADER_UTF8', `the JSON header is not valid UTF-8 (${NOT_SAFETENSORS})`);
-  }
+  // ignoreBOM keeps a leading BOM in the text, so it is refused below like any other stray character
+  const text = decodeUtf8(bytes);
+  if (text === null) throw corrupt(source, 'E_SAFETENSORS_HEADER_UTF8', `the JSON header is not valid UTF-8 (${NOT_SAFETENSORS})`);
   // like the reference reader, the header must start with '{' (trailing space padding is fine)
   if (!text.startsWith('{')) {
     throw corrupt(source, 'E_SAFETENSORS_HEADER_JSON', `the header does not start with '{' (${NOT_SAFETENSORS})`);
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw corrupt(source, 'E_SAFETENSORS_HEADER_JSON', `the header is not valid JSON: ${(error as Error).message} (${NOT_SAFETENSORS})`);
+  const parsed = parseBoundedJson(
+    text,
+    { maxChars: MAX_SAFETENSORS_HEADER_BYTES, maxDepth: MAX_HEADER_DEPTH, maxEntries: MAX_SAFETENSORS_ENTRIES + 1 },
+    { duplicates: 'refuse' },
+  );
+  if (!parsed.ok) {
+    switch (parsed.problem) {
+      case 'duplicate': {
+        const where = parsed.parentKey == null ? 'the header' : `the header entry "${parsed.parentKey}"`;
+        throw corrupt(source, 'E_SAFETENSORS_DUPLICATE_KEY', `key "${parsed.key}" appears twice in ${where}; readers disagree on which one counts, so the file is refused`, {
+          key: parsed.key,
+          parentKey: parsed.parentKey,
+        });
+      }
+      case 'entries':
+        throw corrupt(source, 'E_SAFETENSORS_TOO_MANY_TENSORS', `the header has ${parsed.reason}; the limit is ${MAX_SAFETENSORS_ENTRIES} tensors per file (no model hubert-convert reads has that many)`, {
+          limit: MAX_SAFETENSORS_ENTRIES,
+        });
+      case 'depth':
+        throw corrupt(source, 'E_SAFETENSORS_HEADER_JSON', `the header nests deeper than a safetensors header can (${parsed.reason}) (${NOT_SAFETENSORS})`);
+      default:
+        throw corrupt(source, 'E_SAFETENSORS_HEADER_JSON', `the header is ${parsed.reason.startsWith('not valid JSON') ? parsed.reason : `not valid JSON (${parsed.reason})`} (${NOT_SAFETENSORS})`);
+    }
   }
+  const value = parsed.value;
   if (!isPlainObject(value)) {
     throw corrupt(source, 'E_SAFETENSORS_HEADER_JSON', `the header is JSON but not an object (${NOT_SAFETENSORS})`);
-  }
-  const duplicate = findDuplicateKey(text);
-  if (duplicate) {
-    const where = duplicate.parentKey === null ? 'the header' : `the header entry "${duplicate.parentKey}"`;
-    throw corrupt(source, 'E_SAFETENSORS_DUPLICATE_KEY', `key "${duplicate.key}" appears twice in ${where}; readers disagree on which one counts, so the file is refused`, { key: duplicate.key, parentKey: duplicate.parentKey });
   }
   return value;
 }

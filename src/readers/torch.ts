@@ -120,7 +120,16 @@ export function readTorchZip(source: ByteSource, ctx: TorchReadContext): PyValue
   const storages = new Map<string, TorchStorage>();
   const persistentLoad = (pid: PyValue, where: string): PyValue => {
     const id = parseStorageId(pid, where);
-    const known = storages.get(`${id.key}\u0000${id.dtype}`);
+    const known = storages.get(id.key);
+    if (known && known.dtype !== id.dtype) {
+      // torch.load hands out the storage loaded first, so it would read the second use as the first dtype
+      // (torch.save refuses to write such a file: "Cannot save multiple tensors or storages that view the same data as different types")
+      throw new CorruptInputError(
+        'E_TORCH_STORAGE_DTYPE_CONFLICT',
+        `${where}: storage record '${folder}data/${id.key}' is used as ${known.dtype} and as ${id.dtype}; torch would read both as ${known.dtype}, so the file is refused (torch.save never writes this; the file was edited or built by another tool)`,
+        { record: `${folder}data/${id.key}`, dtypes: [known.dtype, id.dtype] },
+      );
+    }
     if (known) return known;
     const record = `data/${id.key}`;
     const entry = stored(record);
@@ -132,7 +141,7 @@ export function readTorchZip(source: ByteSource, ctx: TorchReadContext): PyValue
     const storage = new TorchStorage(id.key, id.dtype, id.numel, id.location);
     if (entry.size !== storage.byteLength) throw storageSizeError(source, folder + record, storage.byteLength, entry.size);
     storage.bind(source, entryDataOffset(source, entry));
-    storages.set(`${id.key}\u0000${id.dtype}`, storage);
+    storages.set(id.key, storage);
     return storage;
   };
   return unpickleAt(pickle, unpickleOptions(ctx, `${source.name}:${folder}data.pkl`, persistentLoad)).value;

@@ -25,6 +25,11 @@ const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
 /** A central directory larger than this is not a torch checkpoint (it has a few entries per tensor). */
 const MAX_DIRECTORY_BYTES = 256 << 20;
+/**
+ * Records one archive may have: torch.save writes one per storage plus a handful; a checkpoint with full optimizer
+ * state has a few thousand. Checked against the end record's count before any entry is read.
+ */
+export const MAX_ZIP_ENTRIES = 1 << 18;
 
 function corrupt(source: ByteSource, code: string, message: string): CorruptInputError {
   return new CorruptInputError(code, `${source.name}: ${message}`, { file: source.name });
@@ -77,6 +82,12 @@ function findDirectory(source: ByteSource): Directory {
   }
   if (offset + size > source.size) throw corrupt(source, 'E_TRUNCATED', `the central directory (offset ${offset}, ${size} bytes) lies beyond the end of the file (truncated)`);
   if (size > MAX_DIRECTORY_BYTES) throw corrupt(source, 'E_ZIP_CORRUPT', `central directory of ${size} bytes is implausibly large`);
+  if (count > MAX_ZIP_ENTRIES) {
+    throw new CorruptInputError('E_ZIP_TOO_MANY_ENTRIES', `${source.name}: the zip lists ${count} records, over the limit of ${MAX_ZIP_ENTRIES} (a torch checkpoint has one per storage); not a checkpoint hubert-convert reads`, {
+      file: source.name,
+      limit: MAX_ZIP_ENTRIES,
+    });
+  }
   return { offset, size, count };
 }
 
@@ -89,6 +100,7 @@ export function readZipEntries(source: ByteSource): ZipEntry[] {
   const names = new TextDecoder('utf-8');
   let at = 0;
   while (at + 46 <= bytes.byteLength && dv.getUint32(at, true) === CENTRAL_SIG) {
+    if (entries.length === dir.count) throw corrupt(source, 'E_ZIP_CORRUPT', `central directory lists more entries than the ${dir.count} the end record says`);
     const flags = dv.getUint16(at + 8, true);
     const method = dv.getUint16(at + 10, true);
     let compressedSize = dv.getUint32(at + 20, true);
@@ -132,13 +144,26 @@ export function readZipEntries(source: ByteSource): ZipEntry[] {
   return entries;
 }
 
-/** Where an entry's bytes start: after its local header (30 bytes + name + extra, which torch pads for alignment). */
+/**
+ * Where an entry's bytes start: after its local header (30 bytes + name + extra, which torch pads for alignment).
+ * The local header must name the same file as the central directory (Python's zipfile, which torch.load uses for
+ * nothing but agrees with, refuses a mismatch; two readers must not see two different archives).
+ */
 export function entryDataOffset(source: ByteSource, entry: ZipEntry): number {
   const header = view(source.read(entry.localHeaderOffset, 30));
   if (header.getUint32(0, true) !== LOCAL_SIG) {
     throw corrupt(source, 'E_ZIP_CORRUPT', `record '${entry.name}': no local header at offset ${entry.localHeaderOffset}`);
   }
-  const start = entry.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
+  const nameLength = header.getUint16(26, true);
+  const localName = new TextDecoder('utf-8').decode(source.read(entry.localHeaderOffset + 30, Math.min(nameLength, source.size - entry.localHeaderOffset - 30)));
+  if (localName !== entry.name) {
+    throw new CorruptInputError(
+      'E_ZIP_NAME_MISMATCH',
+      `${source.name}: the central directory names record '${entry.name}' but its local header names another file; readers would disagree on the archive's content, so it is refused (re-save the checkpoint with torch.save)`,
+      { file: source.name, record: entry.name },
+    );
+  }
+  const start = entry.localHeaderOffset + 30 + nameLength + header.getUint16(28, true);
   if (start + entry.compressedSize > source.size) {
     throw corrupt(source, 'E_TRUNCATED', `record '${entry.name}' (${entry.compressedSize} bytes at offset ${start}) runs past the end of the file (truncated download?)`);
   }

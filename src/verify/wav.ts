@@ -2,7 +2,7 @@
  * A RIFF/WAVE reader for --audio: mono 16 kHz, PCM 16-bit or IEEE float 32-bit (also inside WAVE_FORMAT_EXTENSIBLE).
  * No resampling or down-mixing: a file the model cannot take as-is is refused with a message saying how to convert it.
  */
-import { CorruptInputError, UsageError } from '../errors.js';
+import { CorruptInputError, UnsupportedModelError } from '../errors.js';
 import { readInputFile } from './read-input.js';
 
 export const MODEL_SAMPLE_RATE = 16000;
@@ -28,7 +28,7 @@ export function parseWav(bytes: Uint8Array, path = '<buffer>'): Float32Array {
     const body = o + 8;
     if (body + size > bytes.length) {
       if (id === 'data') data = bytes.subarray(body); // some writers leave the size of a streamed data chunk wrong
-      else throw bad(`chunk "${id}" runs past the end of the file`);
+      else throw bad(`the chunk at byte ${o} runs past the end of the file (truncated or corrupt)`);
       break;
     }
     if (id === 'fmt ') {
@@ -44,8 +44,8 @@ export function parseWav(bytes: Uint8Array, path = '<buffer>'): Float32Array {
   if (!format) throw bad('no fmt chunk');
   if (!data) throw bad('no data chunk');
   const fix = 'convert it first, e.g. `ffmpeg -i in.wav -ac 1 -ar 16000 -c:a pcm_s16le out.wav`';
-  if (format.channels !== 1) throw new UsageError('E_VERIFY_AUDIO_FORMAT', `${path} has ${format.channels} channels; the model takes mono audio: ${fix}`, { file: path });
-  if (format.rate !== MODEL_SAMPLE_RATE) throw new UsageError('E_VERIFY_AUDIO_FORMAT', `${path} is sampled at ${format.rate} Hz; the model takes ${MODEL_SAMPLE_RATE} Hz: ${fix}`, { file: path });
+  if (format.channels !== 1) throw new UnsupportedModelError('E_VERIFY_AUDIO_FORMAT', `${path} has ${format.channels} channels; the model takes mono audio: ${fix}`, { file: path });
+  if (format.rate !== MODEL_SAMPLE_RATE) throw new UnsupportedModelError('E_VERIFY_AUDIO_FORMAT', `${path} is sampled at ${format.rate} Hz; the model takes ${MODEL_SAMPLE_RATE} Hz: ${fix}`, { file: path });
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (format.code === FORMAT_PCM && format.bits === 16) {
     const out = new Float32Array(data.byteLength >> 1);
@@ -57,5 +57,5 @@ export function parseWav(bytes: Uint8Array, path = '<buffer>'): Float32Array {
     for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
     return out;
   }
-  throw new UsageError('E_VERIFY_AUDIO_FORMAT', `${path} is ${format.code === FORMAT_PCM ? `${format.bits}-bit PCM` : `format ${format.code}/${format.bits}-bit`}; supported: 16-bit PCM or 32-bit float: ${fix}`, { file: path });
+  throw new UnsupportedModelError('E_VERIFY_AUDIO_FORMAT', `${path} is ${format.code === FORMAT_PCM ? `${format.bits}-bit PCM` : `format ${format.code}/${format.bits}-bit`}; supported: 16-bit PCM or 32-bit float: ${fix}`, { file: path });
 }

@@ -8,10 +8,10 @@ import { type TensorData, castTensor } from '../tensor.js';
 import { VERSION } from '../version.js';
 import { withTemporaryDir } from './atomic.js';
 import { type RemovedConfigKey, withoutRemovedKeys } from './config-keys.js';
+import { writeShardedSafetensorsAsync } from './disk-safetensors.js';
 import { localPathRedactor } from './local-paths.js';
 import { type CardVerification, GITATTRIBUTES, type ModelCardInput, renderModelCard } from './model-card.js';
 import { REPORT_FILE, whyNotReplaceable } from './output-guard.js';
-import { writeShardedSafetensorsAsync } from './safetensors-sharded.js';
 
 export type OutputDType = 'keep' | 'fp32' | 'fp16' | 'bf16';
 

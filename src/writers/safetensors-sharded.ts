@@ -4,14 +4,13 @@
  * the current shard over the limit starts a new one; a tensor bigger than the limit gets a shard of its own, placed
  * where it was met. One shard → `model.safetensors`; more → `model-0000i-of-0000N.safetensors` plus
  * `model.safetensors.index.json` = {"metadata": {"total_size": tensor bytes}, "weight_map": {name: file}} with keys
- * sorted, indented by 2, newline-terminated (json.dumps(indent=2, sort_keys=True) + "\n").
+ * sorted, indented by 2, newline-terminated (json.dumps(indent=2, sort_keys=True) + "\n"). Files go to a SinkFolder
+ * (./disk-safetensors.ts writes them to a directory).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type { SinkFolder } from '../byte-source.js';
 import type { TensorData } from '../tensor.js';
-import { writeFileAtomic } from './atomic.js';
 import { parseSize } from './size.js';
-import { planSafetensors, writePlanned, writePlannedAsync, type SafetensorsPlan, type WrittenFile } from './safetensors.js';
+import { compareUtf8, planSafetensors, writePlannedTo, writePlannedToAsync, type SafetensorsPlan, type WrittenFile } from './safetensors.js';
 
 export interface WriteShardedOptions {
   /** Largest shard, in bytes of tensor data (a number, or a size string such as "5GB"). */
@@ -56,12 +55,13 @@ function shardName(i: number, n: number): string {
 }
 
 interface Layout {
-  files: Array<{ path: string; plan: SafetensorsPlan }>;
-  index?: { path: string; text: string };
+  /** File names inside the folder. */
+  files: Array<{ file: string; plan: SafetensorsPlan }>;
+  index?: { file: string; text: string };
   totalBytes: number;
 }
 
-function layout(dir: string, tensors: Iterable<[string, TensorData]>, options: WriteShardedOptions): Layout {
+function layout(tensors: Iterable<[string, TensorData]>, options: WriteShardedOptions): Layout {
   const metadata = options.metadata === undefined ? { format: 'pt' } : options.metadata;
   const all = [...tensors];
   // plan the whole set once: validates names (duplicates across shards too) before anything is written
@@ -69,14 +69,14 @@ function layout(dir: string, tensors: Iterable<[string, TensorData]>, options: W
   const shards = planShards(all, parseSize(options.maxShardBytes));
   if (shards.length <= 1) {
     const plan = planSafetensors(all, metadata);
-    return { files: [{ path: join(dir, 'model.safetensors'), plan }], totalBytes: plan.bytes };
+    return { files: [{ file: 'model.safetensors', plan }], totalBytes: plan.bytes };
   }
-  const files = shards.map((shard, i) => ({ path: join(dir, shardName(i, shards.length)), plan: planSafetensors(shard, metadata) }));
+  const files = shards.map((shard, i) => ({ file: shardName(i, shards.length), plan: planSafetensors(shard, metadata) }));
   const entries = shards.flatMap((shard, i) => shard.map(([name]) => [name, shardName(i, shards.length)] as const));
-  entries.sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  entries.sort(([a], [b]) => compareUtf8(a, b));
   const totalSize = all.reduce((sum, [, t]) => sum + t.byteLength, 0);
   const text = indexJson(totalSize, entries);
-  return { files, index: { path: join(dir, 'model.safetensors.index.json'), text }, totalBytes: files.reduce((s, f) => s + f.plan.bytes, 0) };
+  return { files, index: { file: 'model.safetensors.index.json', text }, totalBytes: files.reduce((s, f) => s + f.plan.bytes, 0) };
 }
 
 /** json.dumps(index, indent=2, sort_keys=True) + "\n", written by hand so integer-like names keep their place. */
@@ -97,24 +97,23 @@ function progressOver(total: number, onProgress?: (done: number, total: number) 
   };
 }
 
-export function writeShardedSafetensors(dir: string, tensors: Iterable<[string, TensorData]>, options: WriteShardedOptions): ShardedResult {
-  const plan = layout(dir, tensors, options);
-  mkdirSync(dir, { recursive: true });
+/** Writes the shards (and the index when there is more than one) into `folder`. */
+export function writeShardedTo(folder: SinkFolder, tensors: Iterable<[string, TensorData]>, options: WriteShardedOptions): ShardedResult {
+  const plan = layout(tensors, options);
   const progress = progressOver(plan.totalBytes, options.onProgress);
-  const files = plan.files.map((f) => writePlanned(f.path, f.plan, progress.forFile(f.plan.bytes)));
+  const files = plan.files.map((f) => folder.create(f.file, (sink) => writePlannedTo(sink, f.plan, progress.forFile(f.plan.bytes))));
   if (!plan.index) return { files };
-  writeFileAtomic(plan.index.path, plan.index.text);
-  return { files, index: plan.index.path };
+  folder.writeText(plan.index.file, plan.index.text);
+  return { files, index: folder.pathOf(plan.index.file) };
 }
 
-/** writeShardedSafetensors that yields to the event loop while writing (see writeSafetensorsAsync). */
-export async function writeShardedSafetensorsAsync(dir: string, tensors: Iterable<[string, TensorData]>, options: WriteShardedOptions): Promise<ShardedResult> {
-  const plan = layout(dir, tensors, options);
-  mkdirSync(dir, { recursive: true });
+/** writeShardedTo that yields to the event loop while writing. */
+export async function writeShardedToAsync(folder: SinkFolder, tensors: Iterable<[string, TensorData]>, options: WriteShardedOptions): Promise<ShardedResult> {
+  const plan = layout(tensors, options);
   const progress = progressOver(plan.totalBytes, options.onProgress);
   const files: WrittenFile[] = [];
-  for (const f of plan.files) files.push(await writePlannedAsync(f.path, f.plan, progress.forFile(f.plan.bytes)));
+  for (const f of plan.files) files.push(await folder.createAsync(f.file, (sink) => writePlannedToAsync(sink, f.plan, progress.forFile(f.plan.bytes))));
   if (!plan.index) return { files };
-  writeFileAtomic(plan.index.path, plan.index.text);
-  return { files, index: plan.index.path };
+  folder.writeText(plan.index.file, plan.index.text);
+  return { files, index: folder.pathOf(plan.index.file) };
 }

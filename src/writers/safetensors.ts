@@ -1,7 +1,7 @@
 /**
- * Streaming safetensors writer. Tensor bytes go from `tensor.chunks()` straight to the file with positioned writes
- * (never the whole model in memory, never one write over 1 GiB) and the sha256 is computed from the bytes as they are
- * written. The file appears atomically (temporary sibling + rename).
+ * Streaming safetensors writer. Tensor bytes go from `tensor.chunks()` straight to a ByteSink with positioned writes
+ * (never the whole model in memory) and the sink keeps the sha256 of the bytes as they are written. Files on disk
+ * (atomic: temporary sibling + rename) are written by ./disk-safetensors.ts; this module knows no file system.
  *
  * Order: the reference writer's (safetensors' Rust `serialize`, used by `safetensors.torch.save_file`): dtypes in
  * descending order of the format's dtype list (I64, F64, F32, I32, BF16, F16, I16, I8, U8, BOOL), then names by
@@ -9,12 +9,10 @@
  * Header: `__metadata__` first (keys sorted; default {"format":"pt"}, null to omit), padded with spaces to a multiple
  * of 8 so the data area is 8-aligned.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import type { ByteSink } from '../byte-source.js';
 import { DTYPE_SIZE, type DType } from '../dtype.js';
 import { HubertConvertError, UsageError } from '../errors.js';
 import { numelOf, type TensorData } from '../tensor.js';
-import { withTemporaryFile, withTemporaryFileAsync } from './atomic.js';
 
 export interface WrittenFile {
   path: string;
@@ -36,7 +34,6 @@ const DTYPE_RANK: Readonly<Record<DType, number>> = { BOOL: 0, U8: 1, I8: 2, I16
 /** Bytes per write and per chunk asked of a tensor: few syscalls, and small enough that a chunk read from the
  * checkpoint is still in cache when it is hashed and written (measured faster than 16 MiB, and less memory). */
 const CHUNK_BYTES = 1 << 20;
-const MAX_WRITE_BYTES = 1 << 30;
 /** The async writers give the event loop a turn (signals, progress UI) after about this many bytes. */
 const YIELD_EVERY_BYTES = 64 << 20;
 
@@ -57,8 +54,12 @@ export interface SafetensorsPlan {
 
 const utf8 = new TextEncoder();
 
-function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/** Order of the UTF-8 bytes (what the reference writer sorts by), without Node's Buffer. */
+export function compareUtf8(a: string, b: string): number {
+  const x = utf8.encode(a);
+  const y = utf8.encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -118,26 +119,18 @@ function metadataJson(metadata: Record<string, string>): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(',')}}`;
 }
 
-function writeAll(fd: number, bytes: Uint8Array, position: number): void {
-  for (let done = 0; done < bytes.byteLength; ) {
-    done += writeSync(fd, bytes, done, Math.min(bytes.byteLength - done, MAX_WRITE_BYTES), position + done);
-  }
-}
-
 /**
- * Writes the planned file to `fd`, yielding after every chunk with the bytes written since the previous yield, so the
- * synchronous and asynchronous writers share one loop.
+ * Writes the planned file to `sink`, yielding after every chunk with the bytes written since the previous yield, so
+ * the synchronous and asynchronous writers share one loop.
  */
-function* writeSteps(fd: number, plan: SafetensorsPlan, hash: Hash, onProgress?: (done: number, total: number) => void): Generator<number> {
-  writeAll(fd, plan.header, 0);
-  hash.update(plan.header);
+function* writeSteps(sink: ByteSink, plan: SafetensorsPlan, onProgress?: (done: number, total: number) => void): Generator<number> {
+  sink.write(plan.header, 0);
   let position = plan.header.byteLength;
   onProgress?.(position, plan.bytes);
   for (const { name, tensor, begin, end } of plan.tensors) {
     for (const chunk of tensor.chunks(CHUNK_BYTES)) {
       if (position + chunk.byteLength > plan.header.byteLength + end) break;
-      writeAll(fd, chunk, position);
-      hash.update(chunk);
+      sink.write(chunk, position);
       position += chunk.byteLength;
       onProgress?.(position, plan.bytes);
       yield chunk.byteLength;
@@ -148,51 +141,21 @@ function* writeSteps(fd: number, plan: SafetensorsPlan, hash: Hash, onProgress?:
   }
 }
 
-function finish(path: string, plan: SafetensorsPlan, hash: Hash): WrittenFile {
-  return { path, bytes: plan.bytes, sha256: hash.digest('hex') };
+/** Writes a planned file to a sink. */
+export function writePlannedTo(sink: ByteSink, plan: SafetensorsPlan, onProgress?: (done: number, total: number) => void): WrittenFile {
+  for (const _ of writeSteps(sink, plan, onProgress));
+  return { path: sink.name, bytes: plan.bytes, sha256: sink.sha256() };
 }
 
-/** Writes one safetensors file (synchronously). */
-export function writeSafetensors(path: string, tensors: Iterable<[string, TensorData]>, options: WriteSafetensorsOptions = {}): WrittenFile {
-  const plan = planSafetensors(tensors, options.metadata === undefined ? { format: 'pt' } : options.metadata);
-  return writePlanned(path, plan, options.onProgress);
-}
-
-/** Like writeSafetensors, but gives the event loop a turn every ~64 MiB, so Ctrl-C and progress output stay live. */
-export async function writeSafetensorsAsync(path: string, tensors: Iterable<[string, TensorData]>, options: WriteSafetensorsOptions = {}): Promise<WrittenFile> {
-  const plan = planSafetensors(tensors, options.metadata === undefined ? { format: 'pt' } : options.metadata);
-  return writePlannedAsync(path, plan, options.onProgress);
-}
-
-export function writePlanned(path: string, plan: SafetensorsPlan, onProgress?: (done: number, total: number) => void): WrittenFile {
-  const hash = createHash('sha256');
-  withTemporaryFile(path, (tmp) => {
-    const fd = openSync(tmp, 'wx');
-    try {
-      for (const _ of writeSteps(fd, plan, hash, onProgress));
-    } finally {
-      closeSync(fd);
+/** writePlannedTo that gives the event loop a turn every ~64 MiB, so Ctrl-C and progress output stay live. */
+export async function writePlannedToAsync(sink: ByteSink, plan: SafetensorsPlan, onProgress?: (done: number, total: number) => void): Promise<WrittenFile> {
+  let sinceYield = 0;
+  for (const written of writeSteps(sink, plan, onProgress)) {
+    sinceYield += written;
+    if (sinceYield >= YIELD_EVERY_BYTES) {
+      sinceYield = 0;
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
-  });
-  return finish(path, plan, hash);
-}
-
-export async function writePlannedAsync(path: string, plan: SafetensorsPlan, onProgress?: (done: number, total: number) => void): Promise<WrittenFile> {
-  const hash = createHash('sha256');
-  await withTemporaryFileAsync(path, async (tmp) => {
-    const fd = openSync(tmp, 'wx');
-    try {
-      let sinceYield = 0;
-      for (const written of writeSteps(fd, plan, hash, onProgress)) {
-        sinceYield += written;
-        if (sinceYield >= YIELD_EVERY_BYTES) {
-          sinceYield = 0;
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-  });
-  return finish(path, plan, hash);
+  }
+  return { path: sink.name, bytes: plan.bytes, sha256: sink.sha256() };
 }

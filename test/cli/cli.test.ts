@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/errors.js';
-import { readSafetensors } from '../../src/readers/safetensors.js';
+import { readSafetensors } from '../../src/readers/disk-safetensors.js';
 import { MemoryTensor } from '../../src/tensor.js';
-import { writeSafetensors } from '../../src/writers/safetensors.js';
+import { writeSafetensors } from '../../src/writers/disk-safetensors.js';
 import { cli } from '../helpers/cli.js';
 import { fixture } from '../helpers/fixtures.js';
 

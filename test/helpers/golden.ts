@@ -3,9 +3,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { HfModel } from '../../src/model.js';
 import { readHfFolder } from '../../src/readers/hf-folder.js';
-import { readSafetensors } from '../../src/readers/safetensors.js';
+import { readSafetensors } from '../../src/readers/disk-safetensors.js';
 import { MemoryTensor, type TensorData, toFloat32 } from '../../src/tensor.js';
-import { writeSafetensors } from '../../src/writers/safetensors.js';
+import { writeSafetensors } from '../../src/writers/disk-safetensors.js';
 import { fixture } from './fixtures.js';
 
 export const GOLDEN_DIR = fixture('golden');

@@ -32,11 +32,11 @@ function convertCtc(dict: string) {
 }
 
 describe('--dict', () => {
-  it('a directory is a file-system error (exit 6, E_NOT_A_FILE), not an internal one', () => {
+  it('a directory is a file-system error (exit 6, E_IS_DIRECTORY), not an internal one', () => {
     mkdirSync(join(inputs, 'd'));
     const r = convertCtc(join(inputs, 'd'));
-    expect([r.status, errorCode(r.stderr)]).toEqual([EXIT_CODES.io, 'E_NOT_A_FILE']);
-    expect(r.stderr).toContain('is a folder; pass the file itself');
+    expect([r.status, errorCode(r.stderr)]).toEqual([EXIT_CODES.io, 'E_IS_DIRECTORY']);
+    expect(r.stderr).toContain('is a directory; pass a --dict file');
     expect(r.leftovers).toEqual([]);
   });
 
@@ -44,7 +44,7 @@ describe('--dict', () => {
     const fifo = join(inputs, 'fifo');
     execFileSync('mkfifo', [fifo]);
     const r = convertCtc(fifo);
-    expect([r.status, errorCode(r.stderr)]).toEqual([EXIT_CODES.io, 'E_NOT_A_FILE']);
+    expect([r.status, errorCode(r.stderr)]).toEqual([EXIT_CODES.io, 'E_NOT_REGULAR_FILE']);
     expect(r.ms).toBeLessThan(5000);
   });
 

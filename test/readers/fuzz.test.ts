@@ -1,5 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadSource } from '../../src/convert.js';
+import { openHfWeightFiles } from '../../src/readers/hf-folder.js';
+import { writeShardedSafetensors } from '../../src/writers/disk-safetensors.js';
 import { describe, expect, test } from 'vitest';
 import { BufferSource } from '../../src/byte-source.js';
 import { HubertConvertError } from '../../src/errors.js';
@@ -38,7 +42,11 @@ function dataPkl(file: string): Uint8Array {
   return new Uint8Array(source.read(entryDataOffset(source, entry), entry.size));
 }
 
-/** Runs `fn`; it must return normally or throw a HubertConvertError, within `budgetMs`. */
+/** Resident memory may grow by at most this much over a fuzz run (a case that allocates out of proportion fails). */
+const MAX_RSS_GROWTH = 300 << 20;
+const baselineRss = process.memoryUsage.rss();
+
+/** Runs `fn`; it must return normally or throw a HubertConvertError, within `budgetMs` and the memory bound. */
 function expectTyped(fn: () => void, label: string, budgetMs = 1000): 'ok' | 'error' {
   const started = performance.now();
   let outcome: 'ok' | 'error' = 'ok';
@@ -49,6 +57,7 @@ function expectTyped(fn: () => void, label: string, budgetMs = 1000): 'ok' | 'er
     outcome = 'error';
   }
   expect(performance.now() - started, label).toBeLessThan(budgetMs);
+  expect(process.memoryUsage.rss() - baselineRss, `${label}: resident memory`).toBeLessThan(MAX_RSS_GROWTH);
   return outcome;
 }
 
@@ -83,5 +92,71 @@ describe('fuzz: mutated real pickles end in a value or a typed error, never a ha
         }, `${file} iteration ${i}`);
       }
     }
+  });
+});
+
+describe('fuzz: mutated Hugging Face folder sources (config.json, index, safetensors header)', () => {
+  const HF = join(import.meta.dirname, '../../fixtures/hf/fairseq_base_dict');
+  const work = mkdtempSync(join(tmpdir(), 'fuzz-folder-'));
+  const readAll = (dir: string) => () => {
+    const { conversion, close } = loadSource(dir, {});
+    try {
+      for (const t of conversion.model.tensors.values()) t.bytes();
+    } finally {
+      close();
+    }
+  };
+
+  test('config.json and preprocessor_config.json: 300 mutations', () => {
+    const dir = join(work, 'config');
+    cpSync(HF, dir, { recursive: true });
+    const random = prng(7);
+    const outcomes = { ok: 0, error: 0 };
+    for (const file of ['config.json', 'preprocessor_config.json']) {
+      const original = new Uint8Array(readFileSync(join(HF, file)));
+      for (let i = 0; i < 150; i++) {
+        writeFileSync(join(dir, file), mutate(original, random));
+        outcomes[expectTyped(readAll(dir), `${file} iteration ${i}`)]++;
+      }
+      writeFileSync(join(dir, file), original);
+    }
+    expect(outcomes.error).toBeGreaterThan(0);
+  });
+
+  test('model.safetensors header: 200 mutations of the first bytes, reading every tensor', () => {
+    const dir = join(work, 'header');
+    cpSync(HF, dir, { recursive: true });
+    const original = new Uint8Array(readFileSync(join(HF, 'model.safetensors')));
+    const headerEnd = 8 + Number(new DataView(original.buffer).getBigUint64(0, true));
+    const random = prng(8);
+    const outcomes = { ok: 0, error: 0 };
+    for (let i = 0; i < 200; i++) {
+      writeFileSync(join(dir, 'model.safetensors'), mutate(original, random, headerEnd));
+      outcomes[expectTyped(readAll(dir), `model.safetensors iteration ${i}`)]++;
+    }
+    expect(outcomes.error).toBeGreaterThan(0);
+  });
+
+  test('model.safetensors.index.json of a sharded folder: 200 mutations', () => {
+    const dir = join(work, 'sharded');
+    cpSync(HF, dir, { recursive: true });
+    rmSync(join(dir, 'model.safetensors'));
+    const weights = openHfWeightFiles(HF);
+    try {
+      writeShardedSafetensors(dir, weights.tensors, { maxShardBytes: 40_000 });
+    } finally {
+      weights.close();
+    }
+    const indexPath = join(dir, 'model.safetensors.index.json');
+    const original = new Uint8Array(readFileSync(indexPath));
+    expect(() => readAll(dir)()).not.toThrow();
+    const random = prng(9);
+    const outcomes = { ok: 0, error: 0 };
+    for (let i = 0; i < 200; i++) {
+      writeFileSync(indexPath, mutate(original, random));
+      outcomes[expectTyped(readAll(dir), `index iteration ${i}`)]++;
+    }
+    expect(outcomes.error).toBeGreaterThan(0);
+    rmSync(work, { recursive: true, force: true });
   });
 });

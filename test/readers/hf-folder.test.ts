@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileSystemError, UnsupportedModelError } from '../../src/errors.js';
 import { readHfFolder } from '../../src/readers/hf-folder.js';
-import { writeShardedSafetensors } from '../../src/writers/safetensors-sharded.js';
+import { writeShardedSafetensors } from '../../src/writers/disk-safetensors.js';
 import { writeFileAtomic } from '../../src/writers/atomic.js';
 import { fixture, sha256 } from '../helpers/fixtures.js';
 

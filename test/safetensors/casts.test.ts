@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { DType } from '../../src/dtype.js';
-import { readSafetensors } from '../../src/readers/safetensors.js';
+import { readSafetensors } from '../../src/readers/disk-safetensors.js';
 import { castTensor } from '../../src/tensor.js';
-import { writeSafetensors } from '../../src/writers/safetensors.js';
+import { writeSafetensors } from '../../src/writers/disk-safetensors.js';
 import { DATA_DIR, hex, useTempDir } from './helpers.js';
 
 const tempDir = useTempDir();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { CorruptInputError, UnsupportedModelError } from '../../src/errors.js';
-import { readSafetensors } from '../../src/readers/safetensors.js';
+import { readSafetensors } from '../../src/readers/disk-safetensors.js';
 import { DATA_DIR } from './helpers.js';
 import { mulberry32 as random } from '../../src/prng.js';
 

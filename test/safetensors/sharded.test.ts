@@ -2,10 +2,11 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { basename, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CorruptInputError, FileSystemError } from '../../src/errors.js';
-import { openHfWeightFiles, openHfWeights, readSafetensorsIndex } from '../../src/readers/safetensors-index.js';
+import { openHfWeightFiles, openHfWeights, readSafetensorsIndex } from '../../src/readers/hf-folder.js';
 import { MemoryTensor, type TensorData } from '../../src/tensor.js';
-import { writeSafetensors } from '../../src/writers/safetensors.js';
-import { planShards, writeShardedSafetensors, writeShardedSafetensorsAsync } from '../../src/writers/safetensors-sharded.js';
+import { writeSafetensors } from '../../src/writers/disk-safetensors.js';
+import { planShards } from '../../src/writers/safetensors-sharded.js';
+import { writeShardedSafetensors, writeShardedSafetensorsAsync } from '../../src/writers/disk-safetensors.js';
 import { DATA_DIR, expectError, hex, memoryTensors, referenceListing, useTempDir } from './helpers.js';
 
 const tempDir = useTempDir();

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { DTYPE_SIZE, type DType } from '../../src/dtype.js';
 import { HubertConvertError, UsageError } from '../../src/errors.js';
-import { readSafetensors } from '../../src/readers/safetensors.js';
+import { readSafetensors } from '../../src/readers/disk-safetensors.js';
 import { DEFAULT_CHUNK_BYTES, MemoryTensor, type TensorData } from '../../src/tensor.js';
-import { writeSafetensors, writeSafetensorsAsync } from '../../src/writers/safetensors.js';
+import { writeSafetensors, writeSafetensorsAsync } from '../../src/writers/disk-safetensors.js';
 import { DATA_DIR, expectError, hex, memoryTensors, referenceListing, useTempDir } from './helpers.js';
 
 const tempDir = useTempDir();

@@ -1,9 +1,9 @@
 /** Helpers that make corrupted copies of a good converted folder. */
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors } from '../../src/readers/safetensors.js';
+import { readSafetensors } from '../../src/readers/disk-safetensors.js';
 import { MemoryTensor, type TensorData } from '../../src/tensor.js';
-import { writeSafetensors } from '../../src/writers/safetensors.js';
+import { writeSafetensors } from '../../src/writers/disk-safetensors.js';
 
 export function copyFolder(from: string, root: string): string {
   const to = mkdtempSync(join(root, 'copy-'));

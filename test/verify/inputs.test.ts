@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CorruptInputError, UsageError } from '../../src/errors.js';
+import { CorruptInputError, UnsupportedModelError, UsageError } from '../../src/errors.js';
 import { audioInput, builtInInputs, normalizeInPlace, speechLikeSignal } from '../../src/verify/inputs.js';
 import { parseNpy } from '../../src/verify/npy.js';
 import { parseWav } from '../../src/verify/wav.js';
@@ -91,7 +91,7 @@ describe('wav reader', () => {
   it('refuses stereo, other sample rates and other encodings with how to convert', () => {
     const data = new Uint8Array(8);
     const stereo = () => parseWav(wav({ format: 1, channels: 2, rate: 16000, bits: 16, data }), 'a.wav');
-    expect(stereo).toThrow(UsageError);
+    expect(stereo).toThrow(UnsupportedModelError);
     expect(stereo).toThrow('a.wav has 2 channels; the model takes mono audio: convert it first, e.g. `ffmpeg -i in.wav -ac 1 -ar 16000 -c:a pcm_s16le out.wav`');
     expect(() => parseWav(wav({ format: 1, channels: 1, rate: 44100, bits: 16, data }), 'b.wav')).toThrow('b.wav is sampled at 44100 Hz; the model takes 16000 Hz');
     expect(() => parseWav(wav({ format: 1, channels: 1, rate: 16000, bits: 24, data: new Uint8Array(9) }), 'c.wav')).toThrow('c.wav is 24-bit PCM; supported: 16-bit PCM or 32-bit float');

@@ -12,7 +12,7 @@
  */
 import { extname } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { readSafetensors } from '../../readers/safetensors.js';
+import { readSafetensors } from '../../readers/disk-safetensors.js';
 import { toFloat64 } from '../../tensor.js';
 import { compareTensors, type Tolerance } from '../compare.js';
 import type { VerifyInput } from '../inputs.js';

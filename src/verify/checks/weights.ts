@@ -5,12 +5,14 @@
  * rule; and the files, source and upstream must match the report's sizes and SHA-256 sums.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DTYPE_SIZE, type DType, bfloat16BitsToFloat32, float16BitsToFloat32, isFloatDType } from '../../dtype.js';
 import { toHuggingFace } from '../../mappings/index.js';
 import type { Conversion } from '../../mappings/types.js';
 import { type Checkpoint, readCheckpoint } from '../../readers/index.js';
+import { checkConvertedTensors } from '../../readers/lazy-tensor.js';
+import { openInputFile } from '../../node-files.js';
 import { type TensorData, castTensor } from '../../tensor.js';
 import { unravel } from '../compare.js';
 import type { VerifiedFolder } from '../folder.js';
@@ -29,20 +31,15 @@ const REPORT_DTYPES: Readonly<Record<string, DType>> = { fp32: 'F32', fp16: 'F16
 
 export function sha256File(path: string): { sha256: string; bytes: number } {
   const hash = createHash('sha256');
-  const fd = openSync(path, 'r');
+  // a regular file only: a FIFO or device put in the folder must not hang or flood the check
+  const source = openInputFile(path, { what: 'file' });
   const buffer = new Uint8Array(4 << 20);
-  let bytes = 0;
   try {
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      hash.update(buffer.subarray(0, n));
-      bytes += n;
-    }
+    for (let at = 0; at < source.size; at += buffer.length) hash.update(source.read(at, Math.min(buffer.length, source.size - at), buffer));
   } finally {
-    closeSync(fd);
+    source.close();
   }
-  return { sha256: hash.digest('hex'), bytes };
+  return { sha256: hash.digest('hex'), bytes: source.size };
 }
 
 /** Streams two tensors' bytes side by side: the number of differing elements and the first one. */
@@ -275,6 +272,7 @@ export function checkWeights(folder: VerifiedFolder, options: WeightsOptions): C
       ...(options.dictText !== undefined ? { dictText: options.dictText } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
     });
+    checkConvertedTensors(conversion);
     const report = folder.conversionReport;
     const items = [...tensorItems(folder, conversion, report), ...accountingItems(checkpoint, upstream, conversion, report)];
     if (report) items.push(...fileItems(folder, report, options));
