@@ -35,7 +35,9 @@ export function toHuggingFace(checkpoint: Checkpoint, options: ConversionOptions
       if (!options.upstream) {
         throw new UsageError(
           'E_NEEDS_UPSTREAM',
-          `${file} is a SUPERB downstream head; it holds no upstream weights. Pass the upstream checkpoint it was trained on: --upstream <fairseq or s3prl HuBERT checkpoint>`,
+          root.has('Upstream')
+            ? `${file} is a SUPERB downstream head with its fine-tuned Upstream, which has no architecture config. Pass the pretrained upstream it started from: --upstream <fairseq or s3prl HuBERT checkpoint> (its architecture is used with the fine-tuned weights)`
+            : `${file} is a SUPERB downstream head; it holds no upstream weights. Pass the upstream checkpoint it was trained on: --upstream <fairseq or s3prl HuBERT checkpoint>`,
         );
       }
       const upstreamKind = options.upstream && detectSource(options.upstream.root, options.upstream.file).kind;
