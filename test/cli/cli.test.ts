@@ -79,6 +79,30 @@ describe('hubert-convert CLI', () => {
     expect(readdirSync(work).filter((n) => n.includes('prenet') || n.includes('ctc-no-dict'))).toEqual([]);
   });
 
+  it('a fresh fairseq fine-tune (w2v_args None) needs --upstream (exit 2, naming w2v_path); with it, it converts and verifies', () => {
+    const out = join(work, 'fresh');
+    const bare = cli(['convert', fixture('checkpoints/fairseq_ctc_fresh.pt'), '--out', out]);
+    expect(bare.status).toBe(EXIT_CODES.usage);
+    expectOneLineError(bare.stderr, 'E_NEEDS_UPSTREAM');
+    expect(bare.stderr).toMatch(/w2v_path "\/checkpoint\/superb\/hubert_tiny\/checkpoint_best\.pt".*--upstream/);
+    expect(existsSync(out)).toBe(false);
+    const r = cli(['convert', fixture('checkpoints/fairseq_ctc_fresh.pt'), '--upstream', fixture('checkpoints/fairseq_ctc_fresh_pretrained.pt'), '--out', out, '--verify', '--json', '--quiet']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.report.architecture).toBe('HubertForCTC');
+    expect(doc.report.warnings.join('\n')).toMatch(/w2v_args is None.*architecture is the one of --upstream/);
+    expect(doc.verification.passed).toBe(true);
+  });
+
+  it("a SUPERB head with a fine-tuned Upstream converts with the checkpoint's encoder, and the report says so", () => {
+    const out = join(work, 'ks-upstream');
+    const r = cli(['convert', fixture('checkpoints/superb_ks_upstream.ckpt'), '--upstream', fixture('checkpoints/s3prl_hubert.pt'), '--out', out, '--verify', '--json', '--quiet']);
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.report.warnings.join('\n')).toMatch(/encoder weights are the checkpoint's own fine-tuned Upstream/);
+    expect(doc.verification.passed).toBe(true);
+  });
+
   it('convert --json writes the folder and prints the report; a second run needs --force (exit 6)', () => {
     const out = join(work, 'base');
     const r = cli(['convert', fixture('checkpoints/fairseq_base_dict.pt'), '--out', out, '--onnx', 'fp32', '--json', '--quiet']);

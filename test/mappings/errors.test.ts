@@ -7,7 +7,7 @@ import { fairseqHubertTable } from '../../src/mappings/tables/fairseq.js';
 import { parseFairseqDict } from '../../src/mappings/tokenizer.js';
 import { type Checkpoint, readCheckpoint } from '../../src/readers/index.js';
 import { MemoryTensor } from '../../src/tensor.js';
-import { fixture } from '../helpers/fixtures.js';
+import { IC_SLOT_LABELS, fixture } from '../helpers/fixtures.js';
 
 function read(file: string): Checkpoint {
   return readCheckpoint(fixture(`checkpoints/${file}`));
@@ -170,13 +170,92 @@ describe('SUPERB downstream errors', () => {
   });
 
   it('checks the label count against the classifier', () => {
-    expectError(() => toHuggingFace(read('superb_downstream.ckpt'), { upstream: read('s3prl_hubert.pt'), labels: ['a', 'b'] }), UsageError, 'E_LABEL_COUNT', /2 labels.*5 classes/);
+    expectError(() => toHuggingFace(read('superb_downstream.ckpt'), { upstream: read('s3prl_hubert.pt'), labels: ['a', 'b'] }), UsageError, 'E_LABEL_COUNT', /2 labels.*12 classes/);
   });
 
-  it('names classes LABEL_i without --labels', () => {
-    const c = toHuggingFace(read('superb_downstream.ckpt'), { upstream: read('s3prl_hubert.pt') });
-    expect(c.model.config.id2label).toEqual({ 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2', 3: 'LABEL_3', 4: 'LABEL_4' });
+  it("takes the labels the expert's own code fixes, and names classes LABEL_i for an expert it does not know", () => {
+    const ks = toHuggingFace(read('superb_downstream.ckpt'), { upstream: read('s3prl_hubert.pt') });
+    expect(Object.values(ks.model.config.id2label!)).toEqual(['yes', 'no', 'up', 'down', 'left', 'right', 'on', 'off', 'stop', 'go', '_unknown_', '_silence_']);
+    const sid = toHuggingFace(read('superb_sid.ckpt'), { upstream: read('s3prl_hubert.pt') });
+    expect([sid.model.config.id2label!['0'], sid.model.config.id2label!['1250']]).toEqual(['id10001', 'id11251']);
+    const other = edited('superb_downstream.ckpt', (root) => section(root, 'Args').set('downstream', 'my_keywords'));
+    const c = toHuggingFace(other, { upstream: read('s3prl_hubert.pt') });
+    expect(Object.values(c.model.config.id2label!)).toEqual(Array.from({ length: 12 }, (_, i) => `LABEL_${i}`));
     expect(c.mapped.filter((m) => m.source.startsWith('upstream:')).length).toBeGreaterThan(0);
+  });
+
+  it("drops the experts' best_score buffer by a named rule", () => {
+    for (const file of ['superb_downstream.ckpt', 'superb_er.ckpt', 'superb_sid.ckpt', 'superb_ic.ckpt', 'superb_ks_upstream.ckpt']) {
+      const c = toHuggingFace(read(file), { upstream: read('s3prl_hubert.pt'), ...(file === 'superb_ic.ckpt' ? { labels: [...IC_SLOT_LABELS] } : {}) });
+      expect(c.dropped.filter((d) => d.source === 'Downstream/best_score').map((d) => d.reason)).toEqual([expect.stringMatching(/^training state: .*best dev score/)]);
+      expect(c.mapped.some((m) => m.source.includes('best_score'))).toBe(false);
+    }
+  });
+
+  it('names intent-classification slots the way the released superb IC models do; repeated labels are refused', () => {
+    const c = toHuggingFace(read('superb_ic.ckpt'), { upstream: read('s3prl_hubert.pt'), labels: [...IC_SLOT_LABELS] });
+    const names = Object.values(c.model.config.id2label!);
+    expect(names.slice(0, 7)).toEqual(['change language', 'activate', 'deactivate', 'increase', 'decrease', 'bring', 'none_object']);
+    expect(names.slice(20)).toEqual(['none_location', 'kitchen', 'bedroom', 'washroom']);
+    const plain = IC_SLOT_LABELS.map((l) => l.slice(l.indexOf(':') + 1));
+    expectError(() => toHuggingFace(read('superb_ic.ckpt'), { upstream: read('s3prl_hubert.pt'), labels: plain }), UsageError, 'E_DUPLICATE_LABELS', /repeats none;.*slot:value/);
+  });
+});
+
+describe('SUPERB checkpoint with a fine-tuned Upstream', () => {
+  it("uses the checkpoint's own Upstream weights, with the architecture of --upstream, and says so", () => {
+    const c = toHuggingFace(read('superb_ks_upstream.ckpt'), { upstream: read('s3prl_hubert.pt') });
+    const plain = toHuggingFace(read('s3prl_hubert.pt'));
+    const encoder = c.mapped.filter((m) => m.target.startsWith('hubert.'));
+    expect(encoder.length).toBe(plain.mapped.length);
+    expect(encoder.every((m) => m.source.startsWith('Upstream/model.'))).toBe(true);
+    const name = 'encoder.layers.0.feed_forward.intermediate_dense.weight';
+    expect(c.model.tensors.get(`hubert.${name}`)!.bytes()).not.toEqual(plain.model.tensors.get(name)!.bytes());
+    expect(c.warnings.join('\n')).toMatch(/encoder weights are the checkpoint's own fine-tuned Upstream \(\d+ tensors.*--upstream .*s3prl_hubert\.pt gave the architecture/);
+  });
+
+  it('needs --upstream for the architecture, and refuses one that does not match the fine-tuned tensors', () => {
+    expectError(() => toHuggingFace(read('superb_ks_upstream.ckpt')), UsageError, 'E_NEEDS_UPSTREAM', /fine-tuned Upstream, which has no architecture config.*--upstream/);
+    expectError(
+      () => toHuggingFace(read('superb_ks_upstream.ckpt'), { upstream: read('fairseq_large_dictconfig.pt') }),
+      UsageError,
+      'E_UPSTREAM_MISMATCH',
+      /feature_extractor\.conv_layers\.1\.layer_norm\.weight missing.*encoder\.layers\.2\./,
+    );
+  });
+});
+
+describe('fresh fairseq fine-tune (w2v_args None)', () => {
+  const W2V_PATH = '/checkpoint/superb/hubert_tiny/checkpoint_best.pt';
+
+  it('refuses without --upstream, naming the recorded w2v_path and the flag', () => {
+    expectError(() => toHuggingFace(read('fairseq_ctc_fresh.pt')), UsageError, 'E_NEEDS_UPSTREAM', new RegExp(`w2v_args is None.*w2v_path "${W2V_PATH}".*--upstream`));
+    let exit: number | undefined;
+    try {
+      toHuggingFace(read('fairseq_ctc_fresh.pt'));
+    } catch (error) {
+      exit = (error as UsageError).exitCode;
+    }
+    expect(exit).toBe(2);
+  });
+
+  it('never opens the w2v_path named inside the checkpoint, even when that file exists', () => {
+    const existing = fixture('checkpoints/fairseq_ctc_fresh_pretrained.pt');
+    const c = edited('fairseq_ctc_fresh.pt', (root) => section(root, 'cfg', 'model').set('w2v_path', existing));
+    expectError(() => toHuggingFace(c), UsageError, 'E_NEEDS_UPSTREAM', new RegExp(`w2v_path "${existing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`));
+  });
+
+  it('takes the architecture from --upstream and says so; refuses a different parent or kind', () => {
+    const c = toHuggingFace(read('fairseq_ctc_fresh.pt'), { upstream: read('fairseq_ctc_fresh_pretrained.pt') });
+    expect(c.model.config.num_hidden_layers).toBe(2);
+    expect(c.warnings.join('\n')).toMatch(/w2v_args is None.*architecture is the one of --upstream .*fairseq_ctc_fresh_pretrained\.pt/);
+    expectError(
+      () => toHuggingFace(read('fairseq_ctc_fresh.pt'), { upstream: read('fairseq_large_dictconfig.pt') }),
+      UsageError,
+      'E_UPSTREAM_MISMATCH',
+      /not the pretrained model .*feature_extractor\.conv_layers\.0\.2\.weight is not in --upstream/,
+    );
+    expectError(() => toHuggingFace(read('fairseq_ctc_fresh.pt'), { upstream: read('s3prl_hubert.pt') }), UsageError, 'E_BAD_UPSTREAM', /s3prl-hubert checkpoint.*w2v_path/);
   });
 });
 

@@ -30,8 +30,8 @@ const sha = (parts: Iterable<Uint8Array>): string => {
 };
 
 describe('every fixture checkpoint: tensors bit-for-bit against torch', () => {
-  test('all twelve fixtures are present', () => {
-    expect(NAMES.length).toBe(12);
+  test('all eighteen fixtures are present', () => {
+    expect(NAMES.length).toBe(18);
   });
   for (const name of NAMES) {
     test(name, () => {
@@ -160,9 +160,16 @@ describe('Python structure survives as plain values', () => {
     expect(d.warnings.join('\n')).toMatch(/1 unknown global\(s\) kept as inert records/);
     d.close();
     const u = open('superb_downstream');
-    expect(pyGet(u.root, 'Args', 'upstream')).toBe('hubert');
+    expect(pyGet(u.root, 'Args', 'upstream')).toBe('hubert_local');
+    expect(pyGet(u.root, 'Args', 'downstream')).toBe('speech_commands');
     expect(pyGet(u.root, 'Config', 'downstream_expert', 'modelrc', 'select')).toBe('UtteranceLevel');
+    expect([...(u.root as Map<string, unknown>).keys()]).toEqual(['Optimizer', 'Step', 'Epoch', 'Args', 'Config', 'Featurizer', 'Downstream']);
+    expect([...(pyGet(u.root, 'Downstream') as Map<string, unknown>).keys()][0]).toBe('best_score');
     u.close();
+    const f = open('superb_ks_upstream');
+    expect([...(f.root as Map<string, unknown>).keys()]).toEqual(['Optimizer', 'Step', 'Epoch', 'Args', 'Config', 'Upstream', 'Featurizer', 'Downstream']);
+    expect(pyGet(f.root, 'Args', 'upstream_trainable')).toBe(true);
+    f.close();
   });
 
   test('strict mode reads the fairseq fixtures and refuses the unknown s3prl scheduler', () => {

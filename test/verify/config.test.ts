@@ -56,7 +56,7 @@ describe('config check', () => {
   it('names vocab_size and num_labels that disagree with the heads', () => {
     expect(failures(withConfig(fixture('fairseq_ctc'), { vocab_size: 40 }))).toContain('vocab_size: vocab_size is 40 but lm_head.weight has 32 rows');
     expect(failures(withConfig(fixture('superb_downstream'), { id2label: { 0: 'a', 1: 'b' } }))).toContain(
-      'num_labels: config.json has 2 labels (id2label/num_labels) but classifier.weight has 5 rows',
+      'num_labels: config.json has 2 labels (id2label/num_labels) but classifier.weight has 12 rows',
     );
   });
 

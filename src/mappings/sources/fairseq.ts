@@ -1,5 +1,7 @@
 import { HUBERT_BASE_PREFIX } from '../../architectures/hubert/names.js';
-import { CorruptInputError } from '../../errors.js';
+import { CorruptInputError, UsageError } from '../../errors.js';
+import type { Checkpoint } from '../../readers/index.js';
+import type { SourceContext } from './registry.js';
 import { CfgReader, isCfgMap } from '../cfg-fields.js';
 import { type EncoderSpec, fairseqCtcEncoderSpec, fairseqEncoderSpec } from '../encoder-spec.js';
 import { PRETRAINED_FINAL_DROPOUT, derivePreprocessor, deriveHubertConfig } from '../hubert-config.js';
@@ -54,16 +56,21 @@ export function convertFairseqPretrained(root: Map<unknown, unknown>, file: stri
   });
 }
 
-export function convertFairseqCtc(root: Map<unknown, unknown>, file: string, options: ConversionOptions): Conversion {
+export function convertFairseqCtc(root: Map<unknown, unknown>, file: string, options: ConversionOptions, context: Pick<SourceContext, 'detectKind'>): Conversion {
   const { model: finetune, task } = fairseqConfig(root, file);
   const w2vArgs = finetune.map('w2v_args');
-  if (!w2vArgs) {
-    throw new CorruptInputError('E_NO_CONFIG', `${file}: ${finetune.where}.w2v_args is missing; a fine-tuned checkpoint keeps its architecture there`);
-  }
-  // w2v_args is a full cfg ({model, task, ...}) or, for args-era parents, one flat Namespace
-  const pretrainModel = w2vArgs.map('model') ?? w2vArgs;
-  const spec = fairseqCtcEncoderSpec(finetune, pretrainModel);
   const dict = stateDictAt(root, ['model'], file);
+  const warnings: string[] = [];
+  // w2v_args is a full cfg ({model, task, ...}) or, for args-era parents, one flat Namespace; a fresh fairseq
+  // fine-tune saves it as None and names the pretrained file in w2v_path (which we never open)
+  let pretrainModel: CfgReader;
+  if (w2vArgs) {
+    pretrainModel = w2vArgs.map('model') ?? w2vArgs;
+  } else {
+    pretrainModel = pretrainedArchitecture(finetune, file, dict, options.upstream, context);
+    warnings.push(`${finetune.where}.w2v_args is None (a fresh fairseq fine-tune): the architecture is the one of --upstream ${options.upstream!.file}, checked against every fine-tuned tensor`);
+  }
+  const spec = fairseqCtcEncoderSpec(finetune, pretrainModel);
   const encoderKeys = [...dict.tensors.keys()].filter((k) => k.startsWith(CTC_ENCODER_PREFIX));
   const otherKeys = [...dict.tensors.keys()].filter((k) => !k.startsWith(CTC_ENCODER_PREFIX));
   const out = new MappedTensors();
@@ -94,8 +101,62 @@ export function convertFairseqCtc(root: Map<unknown, unknown>, file: string, opt
     model: { architecture: 'HubertForCTC', config, preprocessor: derivePreprocessor(config, normalize), tensors: out.tensors },
     mapped: out.mapped,
     dropped: out.dropped,
-    warnings: [],
+    warnings,
     sourceNameOf: out.sourceNameOf,
     tokenizer,
   };
+}
+
+/** Tensors a pretraining checkpoint has that its fine-tuned HubertCtc loses (remove_pretraining_modules). */
+const PRETRAINING_ONLY = /^(final_proj|target_glu)\./;
+
+/**
+ * The pretraining model cfg of a fine-tune whose w2v_args is None, from the --upstream checkpoint, after checking
+ * that every fine-tuned encoder tensor exists there with the same shape (a different parent fails loudly).
+ */
+function pretrainedArchitecture(
+  finetune: CfgReader,
+  file: string,
+  dict: ReturnType<typeof stateDictAt>,
+  upstream: Checkpoint | undefined,
+  context: Pick<SourceContext, 'detectKind'>,
+): CfgReader {
+  const w2vPath = finetune.string('w2v_path', '');
+  const recorded = w2vPath ? `recorded as w2v_path "${w2vPath}" on the training machine` : 'whose path the checkpoint does not record';
+  if (!upstream) {
+    throw new UsageError(
+      'E_NEEDS_UPSTREAM',
+      `${file}: ${finetune.where}.w2v_args is None, so the architecture lives only in the pretrained checkpoint it was fine-tuned from, ${recorded}. ` +
+        'hubert-convert never opens a path named inside a checkpoint: pass that pretrained checkpoint with --upstream <pretrained.pt>',
+    );
+  }
+  const kind = context.detectKind(upstream);
+  if (kind !== 'fairseq-hubert') {
+    throw new UsageError('E_BAD_UPSTREAM', `--upstream ${upstream.file} is a ${kind} checkpoint; a fresh fairseq fine-tune needs the fairseq HuBERT pretraining checkpoint it was fine-tuned from (${recorded})`);
+  }
+  const parent = upstream.root as Map<unknown, unknown>;
+  const { model } = fairseqConfig(parent, upstream.file);
+  const pretrained = stateDictAt(parent, ['model'], upstream.file).tensors;
+  const problems: string[] = [];
+  const fineKeys = new Set<string>();
+  for (const [key, t] of dict.tensors) {
+    if (!key.startsWith(CTC_ENCODER_PREFIX)) continue;
+    const name = key.slice(CTC_ENCODER_PREFIX.length);
+    fineKeys.add(name);
+    const p = pretrained.get(name);
+    if (!p) problems.push(`${name} is not in --upstream`);
+    else if (p.shape.join('x') !== t.shape.join('x')) problems.push(`${name} is [${t.shape.join(', ')}] but [${p.shape.join(', ')}] in --upstream`);
+  }
+  for (const name of pretrained.keys()) if (!fineKeys.has(name) && !PRETRAINING_ONLY.test(name)) problems.push(`${name} of --upstream is not in the fine-tuned model`);
+  const layers = model.number('encoder_layers', 12);
+  const fineLayers = new Set([...fineKeys].map((k) => /^encoder\.layers\.(\d+)\./.exec(k)?.[1]).filter((n) => n !== undefined)).size;
+  if (layers !== fineLayers) problems.push(`--upstream has ${layers} encoder layers, the fine-tuned model ${fineLayers}`);
+  if (problems.length > 0) {
+    throw new UsageError(
+      'E_UPSTREAM_MISMATCH',
+      `--upstream ${upstream.file} is not the pretrained model ${file} was fine-tuned from (${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}); pass the checkpoint ${recorded}`,
+      { problems },
+    );
+  }
+  return model;
 }

@@ -72,7 +72,9 @@ export const SOURCES: readonly SourceEntry[] = [
       if (!options.upstream) {
         throw new UsageError(
           'E_NEEDS_UPSTREAM',
-          `${file} is a SUPERB downstream head; it holds no upstream weights. Pass the upstream checkpoint it was trained on: --upstream <fairseq or s3prl HuBERT checkpoint>`,
+          root.has('Upstream')
+            ? `${file} is a SUPERB downstream head with its fine-tuned Upstream, which has no architecture config. Pass the pretrained upstream it started from: --upstream <fairseq or s3prl HuBERT checkpoint> (its architecture is used with the fine-tuned weights)`
+            : `${file} is a SUPERB downstream head; it holds no upstream weights. Pass the upstream checkpoint it was trained on: --upstream <fairseq or s3prl HuBERT checkpoint>`,
         );
       }
       const upstreamKind = context.detectKind(options.upstream);
@@ -102,7 +104,7 @@ export const SOURCES: readonly SourceEntry[] = [
       (hasConfig(h) && h.stateKeys.some((k) => k.startsWith('w2v_encoder.w2v_model.'))
         ? { score: CONFIDENCE.structure, evidence: 'has "model" with w2v_encoder.w2v_model.* keys (fairseq fine-tuned encoder)' }
         : null),
-    convert: (root, file, options) => convertFairseqCtc(root, file, options),
+    convert: (root, file, options, context) => convertFairseqCtc(root, file, options, context),
   },
   {
     kind: 'fairseq-hubert',

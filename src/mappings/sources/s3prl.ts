@@ -4,8 +4,17 @@ import { CfgReader, isCfgMap } from '../cfg-fields.js';
 import { distillerEncoderSpec, fairseqEncoderSpec } from '../encoder-spec.js';
 import { PRETRAINED_FINAL_DROPOUT } from '../hubert-config.js';
 import { MappedTensors, stateDictAt } from '../state-dict.js';
-import { DISTILHUBERT_TABLE, SUPERB_DOWNSTREAM_TABLE, SUPERB_FEATURIZER_TABLE } from '../tables/s3prl.js';
-import type { Conversion, ConversionOptions } from '../types.js';
+import { fairseqHubertTable } from '../tables/fairseq.js';
+import {
+  DISTILHUBERT_TABLE,
+  SUPERB_DOWNSTREAM_TABLE,
+  SUPERB_EXPERT_LABELS,
+  SUPERB_FEATURIZER_TABLE,
+  SUPERB_SLOT_EXPERT,
+  SUPERB_UPSTREAM_PREFIX,
+} from '../tables/s3prl.js';
+import type { Conversion, ConversionOptions, DroppedTensor, MappedTensor } from '../types.js';
+import type { TensorData } from '../../tensor.js';
 import { encoderConversion } from './encoder-conversion.js';
 import { mapFairseqEncoder } from './fairseq.js';
 
@@ -69,13 +78,19 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
   if (!featurizer.tensors.has('weights')) notConvertible('its featurizer selects one layer instead of a weighted sum of all hidden states');
 
   const out = new MappedTensors();
-  // the upstream becomes the `hubert.` sub-model; its records say they come from the --upstream file
-  for (const record of upstream.mapped) {
+  // the encoder becomes the `hubert.` sub-model: the checkpoint's own fine-tuned Upstream when it has one, else --upstream
+  const finetuned = root.has('Upstream') ? finetunedUpstream(root, file, upstream) : undefined;
+  const encoder = finetuned ?? {
+    tensors: upstream.model.tensors,
+    mapped: upstream.mapped.map((r) => ({ ...r, source: `upstream:${r.source}` })),
+    dropped: upstream.dropped.map((r) => ({ ...r, source: `upstream:${r.source}` })),
+  };
+  for (const record of encoder.mapped) {
     const target = `${HUBERT_BASE_PREFIX}${record.target}`;
-    out.tensors.set(target, upstream.model.tensors.get(record.target)!);
-    out.mapped.push({ ...record, source: `upstream:${record.source}`, target });
+    out.tensors.set(target, encoder.tensors.get(record.target)!);
+    out.mapped.push({ ...record, target });
   }
-  for (const record of upstream.dropped) out.dropped.push({ ...record, source: `upstream:${record.source}` });
+  out.dropped.push(...encoder.dropped);
   out.add(downstream, SUPERB_DOWNSTREAM_TABLE);
   out.add(featurizer, SUPERB_FEATURIZER_TABLE);
 
@@ -88,10 +103,8 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
   if (weights.length !== 1 || weights[0] !== base.num_hidden_layers + 1) {
     notConvertible(`the featurizer weighs ${weights.join('x')} hidden states but the upstream has ${base.num_hidden_layers + 1}; is --upstream the model this head was trained on?`);
   }
-  const labels = options.labels ?? Array.from({ length: classes! }, (_, i) => `LABEL_${i}`);
-  if (labels.length !== classes) {
-    throw new UsageError('E_LABEL_COUNT', `--labels gives ${labels.length} labels but the classifier has ${classes} classes`);
-  }
+  const expert = isCfgMap(args) && typeof args.get('downstream') === 'string' ? (args.get('downstream') as string) : '';
+  const labels = classLabels(options.labels, expert, classes!);
   const config = {
     ...base,
     architectures: ['HubertForSequenceClassification' as const],
@@ -112,6 +125,12 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
     },
     warnings: [
       ...upstream.warnings,
+      ...(finetuned
+        ? [
+            `the encoder weights are the checkpoint's own fine-tuned Upstream (${finetuned.mapped.length} tensors, trained with the head); ` +
+              `--upstream ${options.upstream?.file ?? ''} gave the architecture and preprocessing only`,
+          ]
+        : []),
       ...(base.do_stable_layer_norm
         ? [
             'the upstream is pre-LN: transformers 5.x puts the last layer\'s raw output (without the final LayerNorm) last in hidden_states, ' +
@@ -120,4 +139,77 @@ export function convertSuperbDownstream(root: Map<unknown, unknown>, file: strin
         : []),
     ],
   };
+}
+
+/**
+ * The checkpoint's `Upstream` state (saved when the upstream was trainable), mapped as a HubertModel. It carries no
+ * config, so the architecture is the --upstream conversion's, and every tensor must match it by name and shape.
+ */
+function finetunedUpstream(
+  root: Map<unknown, unknown>,
+  file: string,
+  upstream: Conversion,
+): { tensors: Map<string, TensorData>; mapped: MappedTensor[]; dropped: DroppedTensor[] } {
+  const dict = stateDictAt(root, ['Upstream'], file);
+  const foreign = [...dict.tensors.keys()].filter((k) => !k.startsWith(SUPERB_UPSTREAM_PREFIX));
+  if (foreign.length > 0) {
+    throw new UnsupportedModelError(
+      'E_UNKNOWN_KEYS',
+      `${file}: the fine-tuned Upstream has tensors outside s3prl's HuBERT upstream ("${SUPERB_UPSTREAM_PREFIX}*"): ${foreign.join(', ')}; only a HuBERT upstream converts`,
+      { unknown: foreign },
+    );
+  }
+  const config = upstream.model.config;
+  const enc = new MappedTensors();
+  enc.add(dict, fairseqHubertTable({ posConvBatchNorm: config.conv_pos_batch_norm === true, keepMaskEmb: upstream.model.tensors.has('masked_spec_embed') }), {
+    stripPrefix: SUPERB_UPSTREAM_PREFIX,
+  });
+  const problems: string[] = [];
+  for (const [name, t] of upstream.model.tensors) {
+    const mine = enc.tensors.get(name);
+    if (!mine) problems.push(`${name} missing`);
+    else if (mine.shape.join('x') !== t.shape.join('x')) problems.push(`${name} is [${mine.shape.join(', ')}], --upstream has [${t.shape.join(', ')}]`);
+  }
+  for (const name of enc.tensors.keys()) if (!upstream.model.tensors.has(name)) problems.push(`${name} is not in the --upstream model`);
+  if (problems.length > 0) {
+    throw new UsageError(
+      'E_UPSTREAM_MISMATCH',
+      `${file}: its fine-tuned Upstream does not have the architecture of --upstream (${problems.join('; ')}); pass the pretrained upstream this head was trained from`,
+      { problems },
+    );
+  }
+  return enc;
+}
+
+/**
+ * Class labels, in class-index order: --labels, else the ones the expert's code fixes, else LABEL_i. Intent
+ * classification labels may be given as slot:value; they are then named the way the released superb IC models name
+ * their concatenated slots (the value, with `_<slot>` appended when another slot has the same value).
+ */
+function classLabels(given: string[] | undefined, expert: string, classes: number): string[] {
+  if (!given) {
+    const known = SUPERB_EXPERT_LABELS[expert];
+    return known && known.length === classes ? [...known] : Array.from({ length: classes }, (_, i) => `LABEL_${i}`);
+  }
+  const slotted = expert === SUPERB_SLOT_EXPERT && given.length > 0 && given.every((l) => /^[^:]+:.+$/.test(l));
+  const labels = slotted ? slotLabels(given) : given;
+  if (labels.length !== classes) {
+    throw new UsageError('E_LABEL_COUNT', `--labels gives ${labels.length} labels but the classifier has ${classes} classes`);
+  }
+  const repeated = labels.filter((l, i) => labels.indexOf(l) !== i);
+  if (repeated.length > 0) {
+    const hint = expert === SUPERB_SLOT_EXPERT ? '; for intent classification give them as slot:value (e.g. object:none,location:none)' : '';
+    throw new UsageError('E_DUPLICATE_LABELS', `--labels repeats ${[...new Set(repeated)].join(', ')}; every class needs its own label${hint}`);
+  }
+  return labels;
+}
+
+function slotLabels(given: string[]): string[] {
+  const pairs = given.map((l) => {
+    const at = l.indexOf(':');
+    return { slot: l.slice(0, at), value: l.slice(at + 1) };
+  });
+  const slotsOf = new Map<string, Set<string>>();
+  for (const { slot, value } of pairs) slotsOf.set(value, (slotsOf.get(value) ?? new Set()).add(slot));
+  return pairs.map(({ slot, value }) => (slotsOf.get(value)!.size > 1 ? `${value}_${slot}` : value));
 }

@@ -26,8 +26,32 @@ export const DISTILHUBERT_TABLE: MappingTable = {
 export const SUPERB_DOWNSTREAM_TABLE: MappingTable = {
   name: 'superb-utterance-level downstream',
   renames: [...weightAndBias('projector', 'projector'), ...weightAndBias('classifier', 'model.post_net.linear')],
-  drops: [],
+  drops: [
+    {
+      pattern: 'best_score',
+      reason: "training state: the best dev score so far, a buffer every s3prl DownstreamExpert registers to decide when to save dev-best.ckpt; not part of the model",
+    },
+  ],
 };
+
+/** s3prl's HuBERT UpstreamExpert keeps fairseq's HubertModel as `model`: the saved `Upstream` state is `model.<fairseq name>`. */
+export const SUPERB_UPSTREAM_PREFIX = 'model.';
+
+/**
+ * Class labels that an s3prl downstream expert fixes in its own code (none stores them in the checkpoint), by
+ * `Args.downstream`; used when --labels is not given and the classifier has exactly that many classes.
+ */
+export const SUPERB_EXPERT_LABELS: Readonly<Record<string, readonly string[]>> = {
+  // downstream/speech_commands/dataset.py CLASSES
+  speech_commands: ['yes', 'no', 'up', 'down', 'left', 'right', 'on', 'off', 'stop', 'go', '_unknown_', '_silence_'],
+  // downstream/emotion/meta_data/*/*.json "labels" (IEMOCAP, every fold)
+  emotion: ['neu', 'hap', 'ang', 'sad'],
+  // downstream/voxceleb1/dataset.py: 1251 speakers, label2speaker(i) = id{10001 + i}
+  voxceleb1: Array.from({ length: 1251 }, (_, i) => `id${10001 + i}`),
+};
+
+/** The expert whose classifier concatenates the logits of several slots (values_per_slot). */
+export const SUPERB_SLOT_EXPERT = 'fluent_commands';
 
 /** The SUPERB featurizer's softmax-weighted layer sum → HF `use_weighted_layer_sum` weights. */
 export const SUPERB_FEATURIZER_TABLE: MappingTable = {
