@@ -41,7 +41,7 @@ const CASES: Array<{ name: string; file: string; options: Omit<ConvertOptions, '
   {
     name: 'ks',
     file: 'superb_downstream.ckpt',
-    options: { upstream: fixture('checkpoints/s3prl_hubert.pt'), labels: ['yes', 'no', 'up', 'down', '_unknown_'] },
+    options: { upstream: fixture('checkpoints/s3prl_hubert.pt') },
     pipeline: 'audio-classification',
     family: ['s3prl', 'superb'],
   },
@@ -63,7 +63,7 @@ describe('the model card (README.md) and .gitattributes of every folder', () => 
       expect(card).not.toContain(fixture(''));
       expect(card).not.toContain(work);
       if (c.name === 'ks') {
-        expect(card).toContain('Classes (in index order): `yes`, `no`, `up`, `down`, `_unknown_`.');
+        expect(card).toContain('Classes (in index order): `yes`, `no`, `up`, `down`, `left`, `right`, `on`, `off`, `stop`, `go`, `_unknown_`, `_silence_`.');
         const up = readFileSync(fixture('checkpoints/s3prl_hubert.pt'));
         expect(card).toContain(`| upstream | \`s3prl_hubert.pt\` | ${up.byteLength} | \`${sha256(up)}\` |`);
       }
