@@ -4,7 +4,7 @@ import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../er
 import { HUBERT_CONFIG_DEFAULTS } from '../hf-defaults.js';
 import type { HfArchitecture, HfModel, HubertConfig, PreprocessorConfig } from '../model.js';
 import type { TensorData } from '../tensor.js';
-import { readCheckpoint } from './index.js';
+import { type ReadOptions, readCheckpoint } from './index.js';
 import { openHfWeightFiles } from './safetensors-index.js';
 
 /** Names torch's new weight-norm parametrization uses in memory (and some saved folders); we write the legacy ones. */
@@ -61,7 +61,7 @@ function architectureOf(config: Record<string, unknown>, names: Iterable<string>
  * pytorch_model.bin) as an HfModel, with names normalised to what we write: legacy weight-norm names, and no
  * `hubert.` prefix on a bare HubertModel.
  */
-export function readHfFolder(dir: string): HfFolder {
+export function readHfFolder(dir: string, readOptions: ReadOptions = {}): HfFolder {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new FileSystemError('E_NOT_A_FOLDER', `${dir} is not a folder; pass a Hugging Face model folder (e.g. one written by hubert-convert)`, { dir });
   }
@@ -82,7 +82,7 @@ export function readHfFolder(dir: string): HfFolder {
     weightFiles = weights.files.map((f) => f.source.name.slice(dir.length + 1));
     close = () => weights.close();
   } else {
-    const checkpoint = readCheckpoint(bin);
+    const checkpoint = readCheckpoint(bin, readOptions); // a pickle like any checkpoint: the same allow-list
     stored = new Map(checkpoint.tensors.map((t) => [t.path, t.tensor]));
     weightFiles = ['pytorch_model.bin'];
     close = () => checkpoint.close();

@@ -40,6 +40,8 @@ export interface ConversionReport {
   mapped: Conversion['mapped'];
   dropped: Conversion['dropped'];
   warnings: string[];
+  /** Pickle globals outside the allow-list the user let through as inert records (`--allow-global`); [] when none. */
+  allowedGlobals: string[];
   onnx?: unknown[];
 }
 
@@ -55,6 +57,8 @@ export interface WriteFolderOptions {
   /** Bytes of tensor data per safetensors shard (default 5 GB, as transformers). */
   maxShardBytes?: number;
   force?: boolean;
+  /** `--allow-global` names the source was read with, for the report. */
+  allowedGlobals?: string[];
   onProgress?: (event: ProgressEvent) => void;
   /** Adds files to the temporary folder (the ONNX export); returns report entries to merge. */
   addToFolder?: (tmpDir: string, model: HfModel) => Promise<{ files?: FileRecord[]; onnx?: unknown[] }>;
@@ -137,6 +141,7 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         mapped,
         dropped: conversion.dropped,
         warnings: conversion.warnings,
+        allowedGlobals: options.allowedGlobals ?? [],
         ...(extra.onnx ? { onnx: extra.onnx } : {}),
       };
       writeFileSync(join(tmp, 'conversion_report.json'), `${JSON.stringify(report, null, 2)}\n`);
