@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { EXIT_CODES } from '../../src/errors.js';
+import { EXIT_CODES, UnsafeInputError } from '../../src/errors.js';
+import { readHfFolder } from '../../src/readers/hf-folder.js';
 import { fixture } from '../helpers/fixtures.js';
 import { Sandbox, errorCode } from '../helpers/sandbox.js';
 
@@ -145,5 +146,27 @@ describe('--allow-global and --strict', () => {
     const report = JSON.parse(readFileSync(join(box.cwd, 'allowed', 'conversion_report.json'), 'utf8')) as { allowedGlobals: string[] };
     expect(report.allowedGlobals).toEqual(['mypkg.Other', 'optimizers.MyScheduler']);
     expect(existsSync(join(box.cwd, 'allowed', 'model.safetensors'))).toBe(true);
+  });
+});
+
+describe('library: the HF-folder source reads pytorch_model.bin through the same allow-list', () => {
+  test('readHfFolder refuses the hostile pytorch_model.bin before building any value', () => {
+    let error: unknown;
+    try {
+      readHfFolder(join(DIR, 'unsafe_hf_folder')).close();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnsafeInputError);
+    expect((error as UnsafeInputError).code).toBe('E_PICKLE_UNSAFE_GLOBAL');
+    expect((error as Error).message).toMatch(/unsafe_hf_folder\/pytorch_model\.bin:archive\/data\.pkl at offset \d+ \(GLOBAL\): the pickle references posix\.system/);
+    expect(canaries()).toEqual([]);
+  });
+
+  test('the clean pytorch_model.bin folder still reads', () => {
+    const folder = readHfFolder(fixture('hf-bin/fairseq_base_dict'), { allowGlobals: [] });
+    expect(folder.weightFiles).toEqual(['pytorch_model.bin']);
+    expect(folder.model.tensors.size).toBeGreaterThan(10);
+    folder.close();
   });
 });

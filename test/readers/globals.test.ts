@@ -110,6 +110,28 @@ describe('allow-list by default, --allow-global, and global accounting', () => {
     }
   });
 
+  test('names are decided on the whole dotted path, however protocol 4 splits it between module and attribute', () => {
+    // an allowed rebuild spelled ("torch", "_utils._rebuild_tensor_v2") is the same function
+    const globals = new Map<string, GlobalUse>();
+    expect(unpickle(pickle().proto(4).stackGlobal('collections', 'OrderedDict').emptyTuple().reduce().done(), { globals })).toEqual(new Map());
+    unpickle(pickle().proto(4).stackGlobal('torch', '_utils._rebuild_tensor_v2').pop().none().done(), { globals });
+    expect([...globals.keys()]).toEqual(['collections.OrderedDict', 'torch._utils._rebuild_tensor_v2']);
+    // deny rules see the attribute path too
+    const hub = unsafe(pickle().proto(4).stackGlobal('torch', 'hub.download_url_to_file').emptyTuple().reduce().done());
+    expect(hub.message).toContain("the pickle references torch.hub.download_url_to_file, which could run code: loading this file with PyTorch (torch.load weights_only=False) would import torch and call torch.hub.download_url_to_file(...) (module 'torch.hub'");
+    // an attribute of an allowed class is not allowed
+    expect(unsafe(pickle().proto(4).stackGlobal('collections', 'OrderedDict.fromkeys').emptyTuple().reduce().done()).message).toContain('collections.OrderedDict.fromkeys, which is not on the allow-list');
+  });
+
+  test('impossible spellings are refused with E_PICKLE_BAD_GLOBAL_NAME (exit 3)', () => {
+    for (const [module, name, why] of [['os ', 'system', 'whitespace'], ['torch', '.load', 'empty step'], ['', 'x', 'module is empty'], ['a\u0000b', 'c', 'control characters'], ['numpy', 'x-y', "'x-y' is not a Python identifier"]] as const) {
+      const e = unsafe(pickle().proto(4).stackGlobal(module, name).done());
+      expect(e.code, JSON.stringify([module, name])).toBe('E_PICKLE_BAD_GLOBAL_NAME');
+      expect(e.exitCode).toBe(3);
+      expect(e.message).toContain(why);
+    }
+  });
+
   test('--allow-global names are checked: a module and a name, no impossible spelling', () => {
     expect([...globalPolicy(['optimizers.MyScheduler', '__builtin__.long']).userAllowed]).toEqual(['optimizers.MyScheduler', 'builtins.int']);
     for (const bad of ['MyScheduler', 'a..b', 'a. b', '.a.b', 'a.b.', 'a.b\n', '']) {
