@@ -6,7 +6,7 @@ import { refuseHubId } from './hub-id.js';
 import { checkLabels } from './labels.js';
 import { toHuggingFace } from './mappings/index.js';
 import type { Conversion, SourceKind } from './mappings/types.js';
-import { type Checkpoint, type ReadOptions, readCheckpoint } from './readers/index.js';
+import { type Checkpoint, type ReadOptions, globalPolicy, readCheckpoint } from './readers/index.js';
 import { readHfFolder } from './readers/hf-folder.js';
 import { readDictFile } from './side-inputs.js';
 import { checkConvertedTensors } from './readers/lazy-tensor.js';
@@ -33,7 +33,9 @@ export interface ConvertOptions {
   onnx?: OnnxVariant[];
   hiddenStates?: boolean;
   externalData?: boolean;
-  /** Refuse any pickle global outside the documented allow-list. */
+  /** Pickle globals outside the allow-list to keep as inert records (`--allow-global`); recorded in the report. */
+  allowGlobals?: readonly string[];
+  /** Accepted for compatibility and ignored: refusing globals outside the allow-list is now the default. */
   strict?: boolean;
   force?: boolean;
   /** Verify the folder before publishing it; a failed check aborts the conversion (nothing is written). */
@@ -115,7 +117,7 @@ function inputPaths(input: string, options: Pick<ConvertOptions, 'dict' | 'upstr
 }
 
 /** Reads the source and maps it: a checkpoint file, or an existing Hugging Face folder. */
-export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'strict'>): {
+export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'strict' | 'allowGlobals'>): {
   conversion: Conversion;
   close: () => void;
   /** for a folder source: the files it was read from (relative to the folder) */
@@ -123,9 +125,9 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
 } {
   checkInput(input, 'the input');
   if (options.labels) checkLabels(options.labels);
-  const readOptions: ReadOptions = { strict: options.strict ?? false };
+  const readOptions: ReadOptions = options.allowGlobals ? { allowGlobals: options.allowGlobals } : {};
   if (statSync(input).isDirectory()) {
-    const folder = readHfFolder(input);
+    const folder = readHfFolder(input, readOptions);
     const conversion: Conversion = {
       kind: 'hf-folder',
       model: folder.model,
@@ -201,6 +203,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
       dtype: options.dtype ?? 'keep',
       maxShardBytes: parseSize(options.maxShardSize ?? '5GB'),
       force: options.force ?? false,
+      allowedGlobals: [...globalPolicy(options.allowGlobals).userAllowed].sort(),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       addToFolder: async (tmp, model) => {
         const files: FileRecord[] = [];
@@ -235,6 +238,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
                 ...(options.upstream ? { upstream: options.upstream } : {}),
                 ...(options.dict ? { dict: options.dict } : {}),
                 ...(options.labels ? { labels: options.labels } : {}),
+                ...(options.allowGlobals ? { allowGlobals: options.allowGlobals } : {}),
               });
               options.onProgress?.({ phase: 'verify', step, done: 1, total: 1 });
               if (!verification.passed) {

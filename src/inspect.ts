@@ -25,6 +25,8 @@ export interface InspectReport {
   tensors: Array<{ path: string; dtype: string; shape: number[]; bytes: number }>;
   totalTensorBytes: number;
   globals: GlobalUse[];
+  /** The `--allow-global` names the file was read with ([] when none). */
+  allowedGlobals: string[];
   valuesScanned: boolean;
   warnings: string[];
 }
@@ -105,6 +107,7 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
       tensors,
       totalTensorBytes,
       globals: checkpoint.globals,
+      allowedGlobals: checkpoint.allowedGlobals,
       valuesScanned,
       warnings,
     };

@@ -65,7 +65,7 @@ export async function runConvert(
     dtype: OutputDType;
     maxShardSize: string;
     kind?: SourceKind;
-    strict?: boolean;
+    allowGlobal: string[];
     force?: boolean;
     verify?: boolean;
   },
@@ -84,7 +84,7 @@ export async function runConvert(
       hiddenStates: flags.hiddenStates ?? false,
       ...(flags.externalData ? { externalData: true } : {}),
       ...(flags.kind ? { kind: flags.kind } : {}),
-      strict: flags.strict ?? false,
+      ...(flags.allowGlobal.length > 0 ? { allowGlobals: flags.allowGlobal } : {}),
       force: flags.force ?? false,
       verify: flags.verify ?? false,
     },
@@ -94,9 +94,9 @@ export async function runConvert(
   else process.stdout.write(renderConvertSummary(result));
 }
 
-export async function runInspect(file: string, flags: CommonFlags & { strict?: boolean; scan?: boolean }): Promise<void> {
+export async function runInspect(file: string, flags: CommonFlags & { allowGlobal: string[]; scan?: boolean }): Promise<void> {
   refuseHubId(file, 'the file');
-  const report = inspectCheckpoint(file, { strict: flags.strict ?? false, ...(flags.scan !== undefined ? { scan: flags.scan } : {}) });
+  const report = inspectCheckpoint(file, { allowGlobals: flags.allowGlobal, ...(flags.scan !== undefined ? { scan: flags.scan } : {}) });
   if (flags.json) printJson(report);
   else process.stdout.write(renderInspect(report));
 }
@@ -113,6 +113,7 @@ export async function runVerify(
     atol?: number;
     rtol?: number;
     minCosine?: number;
+    allowGlobal: string[];
   },
 ): Promise<void> {
   const options: VerifyOptions = {
@@ -125,6 +126,7 @@ export async function runVerify(
     ...(flags.atol !== undefined ? { atol: flags.atol } : {}),
     ...(flags.rtol !== undefined ? { rtol: flags.rtol } : {}),
     ...(flags.minCosine !== undefined ? { minCosine: flags.minCosine } : {}),
+    ...(flags.allowGlobal.length > 0 ? { allowGlobals: flags.allowGlobal } : {}),
   };
   // loaded on demand: verification brings in onnxruntime, which the other commands never need at start-up
   const { formatVerifyReport, verify } = await import('../verify/index.js');

@@ -44,7 +44,7 @@ export function renderInspect(r: InspectReport): string {
   text += `\nTensors (${r.tensors.length}, ${size(r.totalTensorBytes)}):\n`;
   text += table([['name', 'dtype', 'shape', 'bytes'], ...r.tensors.map((t) => [t.path, t.dtype, `[${t.shape.join(', ')}]`, size(t.bytes)])]);
   text += `\nPickle globals:\n`;
-  text += table(r.globals.map((g) => [g.name, `×${g.count}`, g.handling === 'shim' ? 'understood' : 'inert record (never run)']));
+  text += table(r.globals.map((g) => [g.name, `×${g.count}`, g.handling === 'shim' ? 'understood' : g.handling === 'inert' ? 'allow-listed as an inert record (never run)' : 'inert record by --allow-global (never run)']));
   if (!r.valuesScanned) text += '\nValues not scanned for NaN/Inf (large file); pass --scan to check.\n';
   text += r.warnings.length > 0 ? `\nWarnings:\n${r.warnings.map((w) => `  - ${w}\n`).join('')}` : '\nNo warnings.\n';
   return text;

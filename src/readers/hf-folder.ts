@@ -4,7 +4,7 @@ import { HUBERT_BASE_PREFIX, HUBERT_FAMILY, hubertPreprocessor, legacyWeightNorm
 import type { HfArchitecture, HfModel, HubertConfig, PreprocessorConfig } from '../model.js';
 import { NodeFolder, isDirectory, pathExists, readInputBytes } from '../node-files.js';
 import type { TensorData } from '../tensor.js';
-import { readCheckpoint } from './index.js';
+import { type ReadOptions, readCheckpoint } from './index.js';
 import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
 import { type HfWeights, type SafetensorsIndex, openHfWeightFilesIn, readSafetensorsIndexIn } from './safetensors-index.js';
 import type { SafetensorsTensor } from './safetensors.js';
@@ -78,7 +78,7 @@ function architectureOf(config: Record<string, unknown>, names: Iterable<string>
  * pytorch_model.bin) as an HfModel, with names normalised to what we write: legacy weight-norm names, and no
  * `hubert.` prefix on a bare HubertModel.
  */
-export function readHfFolder(dir: string): HfFolder {
+export function readHfFolder(dir: string, readOptions: ReadOptions = {}): HfFolder {
   if (!isDirectory(dir)) {
     throw new FileSystemError('E_NOT_A_FOLDER', `${dir} is not a folder; pass a Hugging Face model folder (e.g. one written by hubert-convert)`, { dir });
   }
@@ -99,7 +99,7 @@ export function readHfFolder(dir: string): HfFolder {
     weightFiles = weights.files.map((f) => f.source.name.slice(dir.length + 1));
     close = () => weights.close();
   } else {
-    const checkpoint = readCheckpoint(bin);
+    const checkpoint = readCheckpoint(bin, readOptions); // a pickle like any checkpoint: the same allow-list
     stored = new Map(checkpoint.tensors.map((t) => [t.path, t.tensor]));
     weightFiles = ['pytorch_model.bin'];
     close = () => checkpoint.close();

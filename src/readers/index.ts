@@ -2,6 +2,7 @@ import { type ByteSource, BufferSource } from '../byte-source.js';
 import { CorruptInputError, FileSystemError, UnsupportedModelError } from '../errors.js';
 import { openInputFile } from '../node-files.js';
 import { LazyTensor } from './lazy-tensor.js';
+import { globalPolicy } from './pickle/globals.js';
 import { type PickleLimits, resolveLimits } from './pickle/limits.js';
 import { TEXT_PICKLE_START } from './pickle/opcodes.js';
 import { type GlobalUse, unpickleAt } from './pickle/unpickler.js';
@@ -11,7 +12,8 @@ import { type TorchReadContext, looksLikeLegacyTorch, readTorchLegacy, readTorch
 export { LazyTensor, TorchStorage } from './lazy-tensor.js';
 export { DEFAULT_LIMITS, type PickleLimits } from './pickle/limits.js';
 export { type GlobalUse, type UnpickleOptions, type UnpickleResult, unpickle, unpickleAt } from './pickle/unpickler.js';
-export { CLOSED_MODULES, DANGEROUS_STEPS, DENIED_MODULES, DENIED_NAMES, DENIED_NAME_PATTERNS, REGISTRY, denialReason } from './pickle/globals.js';
+export { CLOSED_MODULES, DANGEROUS_STEPS, DENIED_GLOBALS, DENIED_MODULES, DENIED_NAMES, DENIED_NAME_PATTERNS, REGISTRY, denialReason, globalPolicy } from './pickle/globals.js';
+export { ALLOW_LIST, ALLOWED, type AllowEntry } from './pickle/allow-list.js';
 export { type PlainJson, type PyKey, type PyValue, type WalkLimits, PyGlobal, PyObject, isPyDict, isPySequence, pyAttributes, pyGet, toPlainJson } from './pickle/values.js';
 export { type ZipEntry, entryDataOffset, readZipEntries } from './zip.js';
 
@@ -26,14 +28,19 @@ export interface Checkpoint {
   format: 'torch-zip' | 'torch-legacy' | 'pickle';
   root: PyValue;
   tensors: CheckpointTensor[];
-  /** Every global the pickle(s) named: understood by a shim, or kept as inert records. */
+  /** Every global the pickle(s) named: understood by a shim, allow-listed as inert, or kept inert by --allow-global. */
   globals: GlobalUse[];
+  /** The `--allow-global` names this read was given (normalised, sorted), used or not. */
+  allowedGlobals: string[];
   warnings: string[];
   /** Closes the file when readCheckpoint opened it (a ByteSource passed in stays open). */
   close(): void;
 }
 
 export interface ReadOptions {
+  /** Globals outside the allow-list to keep as inert records (`--allow-global module.name`); everything else outside it is refused. */
+  allowGlobals?: readonly string[];
+  /** Accepted for compatibility and ignored: refusing globals outside the allow-list is now the default. */
   strict?: boolean;
   limits?: Partial<PickleLimits>;
 }
@@ -122,7 +129,7 @@ function readRawPickle(source: ByteSource, ctx: TorchReadContext): PyValue {
     throw new CorruptInputError('E_PICKLE_LIMIT', `${source.name}: ${source.size} bytes exceed limits.maxPickleBytes=${ctx.limits.maxPickleBytes}`, { limit: 'maxPickleBytes' });
   }
   const bytes = source.read(0, source.size);
-  const { value, end } = unpickleAt(bytes, { strict: ctx.strict, limits: ctx.limits, name: source.name, globals: ctx.globals, warnings: ctx.warnings });
+  const { value, end } = unpickleAt(bytes, { allowGlobals: ctx.allowGlobals, limits: ctx.limits, name: source.name, globals: ctx.globals, warnings: ctx.warnings });
   if (end < bytes.byteLength) ctx.warnings.push(`${source.name}: ${bytes.byteLength - end} bytes after the pickle's STOP were ignored`);
   return value;
 }
@@ -134,18 +141,23 @@ function readRawPickle(source: ByteSource, ctx: TorchReadContext): PyValue {
 export function readCheckpoint(input: string | Uint8Array | ByteSource, options: ReadOptions = {}): Checkpoint {
   const { source, owned } = openInput(input);
   try {
-    const ctx: TorchReadContext = { strict: options.strict ?? false, limits: resolveLimits(options.limits), globals: new Map(), warnings: [] };
+    const allowGlobals = [...globalPolicy(options.allowGlobals).userAllowed].sort();
+    const ctx: TorchReadContext = { allowGlobals, limits: resolveLimits(options.limits), globals: new Map(), warnings: [] };
     const format = sniff(source);
     const root = format === 'torch-zip' ? readTorchZip(source, ctx) : format === 'torch-legacy' ? readTorchLegacy(source, ctx) : readRawPickle(source, ctx);
     const tensors = collectTensors(root, ctx.limits);
-    const inertCount = [...ctx.globals.values()].filter((g) => g.handling === 'inert').length;
-    if (inertCount) ctx.warnings.push(`${source.name}: ${inertCount} unknown global(s) kept as inert records (see globals)`);
+    const named = (handling: GlobalUse['handling']): string[] => [...ctx.globals.values()].filter((g) => g.handling === handling).map((g) => g.name);
+    const inert = named('inert');
+    if (inert.length) ctx.warnings.push(`${source.name}: ${inert.length} foreign object type(s) allow-listed as inert kept as records, never interpreted (${inert.join(', ')})`);
+    const userAllowed = named('user-allowed');
+    if (userAllowed.length) ctx.warnings.push(`${source.name}: ${userAllowed.length} global(s) outside the allow-list kept as inert records because of --allow-global (${userAllowed.join(', ')})`);
     return {
       file: source.name,
       format,
       root,
       tensors,
       globals: [...ctx.globals.values()],
+      allowedGlobals: allowGlobals,
       warnings: ctx.warnings,
       close: () => {
         if (owned) source.close();

@@ -17,7 +17,8 @@ import { type ZipEntry, entryDataOffset, readZipEntries } from './zip.js';
  */
 
 export interface TorchReadContext {
-  strict: boolean;
+  /** `--allow-global` names (see ReadOptions). */
+  allowGlobals: readonly string[];
   limits: PickleLimits;
   globals: Map<string, GlobalUse>;
   warnings: string[];
@@ -28,7 +29,7 @@ export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
 
 function unpickleOptions(ctx: TorchReadContext, name: string, persistentLoad?: UnpickleOptions['persistentLoad']): UnpickleOptions {
-  return { strict: ctx.strict, limits: ctx.limits, name, globals: ctx.globals, warnings: ctx.warnings, ...(persistentLoad ? { persistentLoad } : {}) };
+  return { allowGlobals: ctx.allowGlobals, limits: ctx.limits, name, globals: ctx.globals, warnings: ctx.warnings, ...(persistentLoad ? { persistentLoad } : {}) };
 }
 
 interface StorageId {

@@ -44,6 +44,8 @@ export interface VerifyOptions extends ToleranceOptions {
   audio?: string[];
   /** activations produced elsewhere: .safetensors (named) or .npy (one array); see SCHEMA.md */
   expected?: string;
+  /** `--allow-global` names for reading the checkpoints (see ReadOptions); an unsafe checkpoint stops verify with exit 3. */
+  allowGlobals?: readonly string[];
 }
 
 /** A check that throws a typed error (e.g. the reference cannot run on inconsistent weights) fails with its message. */
@@ -51,7 +53,8 @@ async function guarded(name: CheckName, run: () => CheckResult | Promise<CheckRe
   try {
     return await run();
   } catch (error) {
-    if (!(error instanceof HubertConvertError)) throw error;
+    // an unsafe input is not a failed check: it stops verification (exit 3), as it stops convert and inspect
+    if (!(error instanceof HubertConvertError) || error.kind === 'unsafe') throw error;
     return {
       name,
       passed: false,
@@ -65,7 +68,8 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
   const started = performance.now();
   refuseHubId(dir, 'the folder');
   if (options.labels) checkLabels(options.labels);
-  const folder = openFolder(dir);
+  const readOptions = options.allowGlobals ? { allowGlobals: options.allowGlobals } : {};
+  const folder = openFolder(dir, readOptions);
   try {
     const { model, rawConfig } = folder;
     const tolerances = resolveTolerances(options);
@@ -80,7 +84,7 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
     const checks: CheckResult[] = [];
     checks.push(
       options.source
-        ? await guarded('weights', () => checkWeights(folder, { source: options.source!, ...(options.upstream ? { upstream: options.upstream } : {}), ...(dictText !== undefined ? { dictText } : {}), ...(options.labels ? { labels: options.labels } : {}) }))
+        ? await guarded('weights', () => checkWeights(folder, { source: options.source!, ...(options.upstream ? { upstream: options.upstream } : {}), ...(dictText !== undefined ? { dictText } : {}), ...(options.labels ? { labels: options.labels } : {}), ...readOptions }))
         : skippedCheck('weights', 'no source checkpoint given (--source)'),
     );
     const config = await guarded('config', () => checkConfig(model, rawConfig));

@@ -51,6 +51,8 @@ export interface ConversionReport {
   removedConfigKeys: RemovedConfigKey[];
   /** Tensors with NaN/Inf values (present when the values were scanned). */
   nonFinite?: NonNullable<Conversion['nonFinite']>;
+  /** Pickle globals outside the allow-list the user let through as inert records (`--allow-global`); [] when none. */
+  allowedGlobals: string[];
   onnx?: unknown[];
 }
 
@@ -66,6 +68,8 @@ export interface WriteFolderOptions {
   /** Bytes of tensor data per safetensors shard (default 5 GB, as transformers). */
   maxShardBytes?: number;
   force?: boolean;
+  /** `--allow-global` names the source was read with, for the report. */
+  allowedGlobals?: string[];
   onProgress?: (event: ProgressEvent) => void;
   /** Adds files to the temporary folder (the ONNX export); returns report entries to merge. */
   addToFolder?: (tmpDir: string, model: HfModel) => Promise<{ files?: FileRecord[]; onnx?: unknown[] }>;
@@ -175,6 +179,7 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         warnings,
         removedConfigKeys,
         ...(conversion.nonFinite ? { nonFinite: conversion.nonFinite } : {}),
+        allowedGlobals: options.allowedGlobals ?? [],
         ...(extra.onnx ? { onnx: extra.onnx } : {}),
       };
       const card = (verification?: CardVerification): string => {

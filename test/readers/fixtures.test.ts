@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type Checkpoint, LazyTensor, type PyValue, pyAttributes, pyGet, readCheckpoint } from '../../src/readers/index.js';
+import { ALLOWED, type Checkpoint, LazyTensor, type PyValue, pyAttributes, pyGet, readCheckpoint } from '../../src/readers/index.js';
 import { toFloat64 } from '../../src/tensor.js';
 
 const ROOT = join(import.meta.dirname, '../../fixtures');
@@ -148,7 +148,7 @@ describe('Python structure survives as plain values', () => {
     c.close();
   });
 
-  test('s3prl / distilhubert / superb: plain dicts, Namespace Args, unknown scheduler kept inert', () => {
+  test('s3prl / distilhubert / superb: plain dicts, Namespace Args, the scheduler allow-listed as inert', () => {
     const s = open('s3prl_hubert');
     expect((pyGet(s.root, 'dictionaries_symbols', 0) as string[]).slice(0, 4)).toEqual(['<s>', '<pad>', '</s>', '<unk>']);
     expect(pyGet(s.root, 'model_cfg', 'encoder_layers')).toBe(2);
@@ -157,7 +157,7 @@ describe('Python structure survives as plain values', () => {
     expect(pyGet(d.root, 'Args', 'upstream')).toBe('distiller');
     expect(pyGet(d.root, 'Config', 'distiller', 'encoder_layers')).toBe(2);
     expect(d.globals.find((g) => g.name === 'optimizers.LinearWarmupScheduler')).toEqual({ name: 'optimizers.LinearWarmupScheduler', count: 1, handling: 'inert' });
-    expect(d.warnings.join('\n')).toMatch(/1 unknown global\(s\) kept as inert records/);
+    expect(d.warnings.join('\n')).toMatch(/1 foreign object type\(s\) allow-listed as inert kept as records, never interpreted \(optimizers\.LinearWarmupScheduler\)/);
     d.close();
     const u = open('superb_downstream');
     expect(pyGet(u.root, 'Args', 'upstream')).toBe('hubert_local');
@@ -172,11 +172,17 @@ describe('Python structure survives as plain values', () => {
     f.close();
   });
 
-  test('strict mode reads the fairseq fixtures and refuses the unknown s3prl scheduler', () => {
-    for (const name of ['fairseq_base_dict', 'fairseq_large_dictconfig', 'fairseq_base_namespace', 'fairseq_base_legacy']) {
-      const file = join(ROOT, 'checkpoints', `${name}.pt`);
-      readCheckpoint(file, { strict: true }).close();
+  test('every fixture reads under the allow-list; every global it names is on it; the old strict flag changes nothing', () => {
+    const files = [...readdirSync(join(ROOT, 'checkpoints')).filter((f) => /\.(pt|ckpt)$/.test(f)).map((f) => join(ROOT, 'checkpoints', f)), join(ROOT, 'hf-bin', 'fairseq_base_dict', 'pytorch_model.bin')];
+    expect(files.length).toBe(13);
+    for (const file of files) {
+      const plain = readCheckpoint(file);
+      const strict = readCheckpoint(file, { strict: true });
+      expect(plain.globals.every((g) => ALLOWED.has(g.name) && g.handling !== 'user-allowed'), file).toBe(true);
+      expect(strict.globals).toEqual(plain.globals);
+      expect(plain.allowedGlobals).toEqual([]);
+      plain.close();
+      strict.close();
     }
-    expect(() => readCheckpoint(join(ROOT, 'checkpoints', 'distilhubert.ckpt'), { strict: true })).toThrow(/optimizers\.LinearWarmupScheduler, which is not on the allow-list/);
   });
 });

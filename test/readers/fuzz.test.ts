@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSource } from '../../src/convert.js';
@@ -7,11 +7,20 @@ import { writeShardedSafetensors } from '../../src/writers/disk-safetensors.js';
 import { describe, expect, test } from 'vitest';
 import { BufferSource } from '../../src/byte-source.js';
 import { HubertConvertError } from '../../src/errors.js';
-import { entryDataOffset, readCheckpoint, readZipEntries, toPlainJson, unpickle } from '../../src/readers/index.js';
+import { ALLOWED, type GlobalUse, entryDataOffset, readCheckpoint, readZipEntries, toPlainJson, unpickle } from '../../src/readers/index.js';
 import { mulberry32 as prng } from '../../src/prng.js';
 import { concat } from '../helpers/bytes.js';
 
 const CHECKPOINTS = join(import.meta.dirname, '../../fixtures/checkpoints');
+const HOSTILE = join(import.meta.dirname, '../../fixtures/hostile');
+
+/** A read that succeeded named only allow-listed globals: no mutation smuggles another name past the list. */
+function expectOnlyAllowed(globals: Map<string, GlobalUse>, label: string): void {
+  for (const [name, use] of globals) {
+    expect(ALLOWED.has(name), `${label}: ${name}`).toBe(true);
+    expect(use.handling, `${label}: ${name}`).not.toBe('user-allowed');
+  }
+}
 
 
 function mutate(input: Uint8Array, random: () => number, focus = input.length): Uint8Array {
@@ -36,8 +45,8 @@ function mutate(input: Uint8Array, random: () => number, focus = input.length): 
   return bytes;
 }
 
-function dataPkl(file: string): Uint8Array {
-  const source = new BufferSource(readFileSync(join(CHECKPOINTS, file)));
+function dataPkl(file: string, dir = CHECKPOINTS): Uint8Array {
+  const source = new BufferSource(readFileSync(join(dir, file)));
   const entry = readZipEntries(source).find((e) => e.name.endsWith('/data.pkl'))!;
   return new Uint8Array(source.read(entryDataOffset(source, entry), entry.size));
 }
@@ -72,11 +81,56 @@ describe('fuzz: mutated real pickles end in a value or a typed error, never a ha
       const outcomes = { ok: 0, error: 0 };
       for (let i = 0; i < iterations; i++) {
         const bytes = mutate(original, random);
-        outcomes[expectTyped(() => toPlainJson(unpickle(bytes)), `${file} seed ${seed} iteration ${i}`)]++;
+        const globals = new Map<string, GlobalUse>();
+        const label = `${file} seed ${seed} iteration ${i}`;
+        const outcome = expectTyped(() => toPlainJson(unpickle(bytes, { globals })), label);
+        if (outcome === 'ok') expectOnlyAllowed(globals, label);
+        outcomes[outcome]++;
       }
       expect(outcomes.error).toBeGreaterThan(0);
     });
   }
+
+  test('mutated global names (GLOBAL lines of a protocol-2 pickle) are refused or still name an allow-listed global', () => {
+    const original = dataPkl('fairseq_large_dictconfig.pt');
+    // offsets of the module/name text of every GLOBAL opcode ('c' module \n name \n)
+    const text = new TextDecoder('latin1').decode(original);
+    const spans: Array<[number, number]> = [];
+    for (const m of text.matchAll(/c([\w.]+)\n([\w.]+)\n/g)) spans.push([m.index + 1, m.index + m[0].length - 1]);
+    expect(spans.length).toBeGreaterThan(10);
+    const random = prng(7);
+    const outcomes = { ok: 0, error: 0 };
+    for (let i = 0; i < 400; i++) {
+      const bytes = new Uint8Array(original);
+      const [from, to] = spans[Math.floor(random() * spans.length)]!;
+      for (let e = 0; e < 1 + Math.floor(random() * 3); e++) {
+        const at = from + Math.floor(random() * (to - from));
+        // dots, whitespace, control characters, letters: the spellings a name check must judge
+        bytes[at] = [0x2e, 0x20, 0x07, 0x5f, 0x61 + Math.floor(random() * 26), Math.floor(random() * 256)][Math.floor(random() * 6)]!;
+      }
+      const globals = new Map<string, GlobalUse>();
+      const label = `name mutation ${i}`;
+      const outcome = expectTyped(() => toPlainJson(unpickle(bytes, { globals })), label);
+      if (outcome === 'ok') expectOnlyAllowed(globals, label);
+      outcomes[outcome]++;
+    }
+    expect(outcomes.error).toBeGreaterThan(300);
+  });
+
+  test('mutations of the hostile allow-list corpus never read a global outside the allow-list', () => {
+    const random = prng(2024);
+    const corpus = readdirSync(HOSTILE).filter((f) => f.startsWith('unsafe_') && /\.(pt|pkl)$/.test(f) && !f.includes('legacy'));
+    expect(corpus.length).toBeGreaterThan(30);
+    for (const file of corpus) {
+      const original = file.endsWith('.pkl') ? new Uint8Array(readFileSync(join(HOSTILE, file))) : dataPkl(file, HOSTILE);
+      for (let i = 0; i < 25; i++) {
+        const bytes = mutate(original, random);
+        const globals = new Map<string, GlobalUse>();
+        const label = `${file} iteration ${i}`;
+        if (expectTyped(() => toPlainJson(unpickle(bytes, { globals })), label) === 'ok') expectOnlyAllowed(globals, label);
+      }
+    }
+  });
 
   test('whole-file mutations of a zip and a legacy checkpoint (header-heavy), reading every tensor', () => {
     const random = prng(99);
@@ -89,6 +143,7 @@ describe('fuzz: mutated real pickles end in a value or a typed error, never a ha
           const c = readCheckpoint(bytes);
           for (const t of c.tensors) t.tensor.bytes();
           toPlainJson(c.root);
+          expectOnlyAllowed(new Map(c.globals.map((g) => [g.name, g])), `${file} iteration ${i}`);
         }, `${file} iteration ${i}`);
       }
     }

@@ -1,13 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { UnsafeInputError } from '../../src/errors.js';
+import { UnsafeInputError, UsageError } from '../../src/errors.js';
 import {
-  type GlobalUse, PyGlobal, PyObject, type PyValue, REGISTRY, denialReason, pyAttributes, pyGet, toPlainJson, unpickle,
+  ALLOW_LIST, ALLOWED, type GlobalUse, PyGlobal, PyObject, type PyValue, REGISTRY, type UnpickleOptions, denialReason, globalPolicy, pyAttributes, pyGet,
+  toPlainJson, unpickle,
 } from '../../src/readers/index.js';
 import { pickle } from '../helpers/pickle-builder.js';
 
-function unsafe(bytes: Uint8Array, strict = false): UnsafeInputError {
+function unsafe(bytes: Uint8Array, options: UnpickleOptions = {}): UnsafeInputError {
   try {
-    unpickle(bytes, { name: 'evil.pkl', strict });
+    unpickle(bytes, { name: 'evil.pkl', ...options });
   } catch (e) {
     if (e instanceof UnsafeInputError) return e;
     throw e;
@@ -15,7 +16,7 @@ function unsafe(bytes: Uint8Array, strict = false): UnsafeInputError {
   throw new Error('expected an UnsafeInputError');
 }
 
-describe('deny-list', () => {
+describe('deny rules: known-dangerous names get a sharper message and cannot be allowed by hand', () => {
   const denied: Array<[string, string]> = [
     ['os', 'system'], ['posix', 'system'], ['nt', 'system'], ['subprocess', 'Popen'], ['sys', 'modules'],
     ['builtins', 'eval'], ['builtins', 'exec'], ['builtins', 'compile'], ['builtins', 'getattr'], ['builtins', 'setattr'],
@@ -34,7 +35,9 @@ describe('deny-list', () => {
     test(`${module}.${name} is refused`, () => {
       const e = unsafe(pickle().proto(2).int(0).pop().global(module, name).done());
       expect(e.code).toBe('E_PICKLE_UNSAFE_GLOBAL');
-      expect(e.message).toContain(`evil.pkl at offset 5 (GLOBAL): the pickle references ${module}.${name}`);
+      expect(e.message).toContain(`evil.pkl at offset 5 (GLOBAL): the pickle references ${module}.${name}, which could run code`);
+      expect(e.message).toContain('--allow-global cannot accept it');
+      expect(unsafe(pickle().proto(2).int(0).pop().global(module, name).done(), { allowGlobals: [`${module}.${name}`] }).code).toBe('E_PICKLE_UNSAFE_GLOBAL');
     });
   }
 
@@ -67,18 +70,81 @@ describe('deny-list', () => {
   });
 });
 
-describe('strict mode and global accounting', () => {
-  test('strict refuses unknown globals with E_PICKLE_NOT_ALLOWED; non-strict keeps them inert and counts them', () => {
+describe('allow-list by default, --allow-global, and global accounting', () => {
+  test('a global outside the allow-list is refused (strict or not), naming it, its offset and what PyTorch would do; allowGlobals keeps it inert', () => {
     const bytes = pickle().proto(2).global('optimizers', 'Scheduler').emptyTuple().reduce().done();
-    const e = unsafe(bytes, true);
-    expect(e.code).toBe('E_PICKLE_NOT_ALLOWED');
-    expect(e.message).toMatch(/offset 2 \(GLOBAL\): the pickle references optimizers\.Scheduler, which is not on the allow-list/);
+    for (const strict of [false, true]) {
+      const e = unsafe(bytes, { strict });
+      expect(e.code).toBe('E_PICKLE_UNSAFE_GLOBAL');
+      expect(e.message).toBe(
+        'evil.pkl at offset 2 (GLOBAL): the pickle references optimizers.Scheduler, which is not on the allow-list: loading this file with PyTorch (torch.load weights_only=False) would import optimizers and call optimizers.Scheduler(...). Refusing to read it; if you have checked where the file comes from and what optimizers.Scheduler is, pass --allow-global optimizers.Scheduler to keep it as an inert record',
+      );
+    }
     const globals = new Map<string, GlobalUse>();
-    expect((unpickle(bytes, { globals }) as PyObject).className).toBe('optimizers.Scheduler');
-    expect([...globals.values()]).toEqual([{ name: 'optimizers.Scheduler', count: 1, handling: 'inert' }]);
+    expect((unpickle(bytes, { globals, allowGlobals: ['optimizers.Scheduler'] }) as PyObject).className).toBe('optimizers.Scheduler');
+    expect([...globals.values()]).toEqual([{ name: 'optimizers.Scheduler', count: 1, handling: 'user-allowed' }]);
   });
 
-  test('strict accepts the allow-listed torch/state_dict globals; counts are per call', () => {
+  test('the message says how the pickle uses the global: construct, BUILD on it, or only fetch it', () => {
+    expect(unsafe(pickle().proto(2).global('mypkg', 'K').emptyTuple().newobj().done()).message).toContain('would import mypkg and create a mypkg.K object (mypkg.K.__new__)');
+    expect(unsafe(pickle().proto(2).global('mypkg', 'K').emptyDict().build().done()).message).toContain('would import mypkg and set attributes on mypkg.K itself (BUILD)');
+    expect(unsafe(pickle().proto(2).global('mypkg', 'K').done()).message).toContain('would import mypkg (running its import-time code) and fetch mypkg.K');
+    // the use is followed through the memo
+    expect(unsafe(pickle().proto(2).global('mypkg', 'f').binput(0).pop().binget(0).emptyTuple().reduce().done()).message).toContain('would import mypkg and call mypkg.f(...)');
+  });
+
+  test('the allow-list is one documented table: every entry says what it becomes and why it is safe; names are unique and well formed', () => {
+    const seen = new Set<string>();
+    for (const entry of ALLOW_LIST) {
+      expect(entry.becomes.length, entry.names[0]).toBeGreaterThan(3);
+      expect(entry.safe.length, entry.names[0]).toBeGreaterThan(10);
+      for (const name of entry.names) {
+        expect(seen.has(name), name).toBe(false);
+        seen.add(name);
+        expect(name).toMatch(/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/);
+      }
+    }
+    expect(seen.size).toBe(ALLOWED.size);
+    for (const name of ['optimizers.WarmupLinearSchedule', 's3prl.optimizers.WarmupLinearSchedule', 'fairseq.data.dictionary.Dictionary', 'torch._utils._rebuild_tensor_v2', '_codecs.encode']) {
+      expect(ALLOWED.has(name), name).toBe(true);
+    }
+  });
+
+  test('names are decided on the whole dotted path, however protocol 4 splits it between module and attribute', () => {
+    // an allowed rebuild spelled ("torch", "_utils._rebuild_tensor_v2") is the same function
+    const globals = new Map<string, GlobalUse>();
+    expect(unpickle(pickle().proto(4).stackGlobal('collections', 'OrderedDict').emptyTuple().reduce().done(), { globals })).toEqual(new Map());
+    unpickle(pickle().proto(4).stackGlobal('torch', '_utils._rebuild_tensor_v2').pop().none().done(), { globals });
+    expect([...globals.keys()]).toEqual(['collections.OrderedDict', 'torch._utils._rebuild_tensor_v2']);
+    // deny rules see the attribute path too
+    const hub = unsafe(pickle().proto(4).stackGlobal('torch', 'hub.download_url_to_file').emptyTuple().reduce().done());
+    expect(hub.message).toContain("the pickle references torch.hub.download_url_to_file, which could run code: loading this file with PyTorch (torch.load weights_only=False) would import torch and call torch.hub.download_url_to_file(...) (module 'torch.hub'");
+    // an attribute of an allowed class is not allowed
+    expect(unsafe(pickle().proto(4).stackGlobal('collections', 'OrderedDict.fromkeys').emptyTuple().reduce().done()).message).toContain('collections.OrderedDict.fromkeys, which is not on the allow-list');
+  });
+
+  test('impossible spellings are refused with E_PICKLE_BAD_GLOBAL_NAME (exit 3)', () => {
+    for (const [module, name, why] of [['os ', 'system', 'whitespace'], ['torch', '.load', 'empty step'], ['', 'x', 'module is empty'], ['a\u0000b', 'c', 'control characters'], ['numpy', 'x-y', "'x-y' is not a Python identifier"]] as const) {
+      const e = unsafe(pickle().proto(4).stackGlobal(module, name).done());
+      expect(e.code, JSON.stringify([module, name])).toBe('E_PICKLE_BAD_GLOBAL_NAME');
+      expect(e.exitCode).toBe(3);
+      expect(e.message).toContain(why);
+    }
+  });
+
+  test('--allow-global names are checked: a module and a name, no impossible spelling', () => {
+    expect([...globalPolicy(['optimizers.MyScheduler', '__builtin__.long']).userAllowed]).toEqual(['optimizers.MyScheduler', 'builtins.int']);
+    for (const bad of ['MyScheduler', 'a..b', 'a. b', '.a.b', 'a.b.', 'a.b\n', '']) {
+      expect(() => globalPolicy([bad]), JSON.stringify(bad)).toThrow(UsageError);
+      try {
+        globalPolicy([bad]);
+      } catch (e) {
+        expect((e as UsageError).code).toBe('E_USAGE_ALLOW_GLOBAL');
+      }
+    }
+  });
+
+  test('allow-listed torch/state_dict globals; counts are per call', () => {
     const globals = new Map<string, GlobalUse>();
     const bytes = pickle().proto(2).mark().orderedDict().global('collections', 'OrderedDict').binput(0).emptyTuple().reduce()
       .binget(0).emptyTuple().reduce().global('typing', 'Any').tuple().done();
@@ -118,7 +184,7 @@ describe('shims', () => {
 
   test('copyreg.__newobj__ / __newobj_ex__ construct like NEWOBJ', () => {
     expect(unpickle(pickle().global('copyreg', '__newobj__').mark().global('argparse', 'Namespace').tuple().reduce().done())).toEqual(new Map());
-    const ex = unpickle(pickle().global('copyreg', '__newobj_ex__').mark().global('mypkg', 'K').mark().int(1).tuple().emptyDict().tuple().reduce().done()) as PyObject;
+    const ex = unpickle(pickle().global('copyreg', '__newobj_ex__').mark().global('mypkg', 'K').mark().int(1).tuple().emptyDict().tuple().reduce().done(), { allowGlobals: ['mypkg.K'] }) as PyObject;
     expect([ex.className, ex.args]).toEqual(['mypkg.K', [1]]);
   });
 
@@ -212,7 +278,7 @@ describe('shims', () => {
   });
 
   test('toPlainJson: bigints, bytes, non-finite floats, cycles, inert records', () => {
-    const v = unpickle(pickle().proto(2).emptyList().binput(0).mark().long1(2n ** 70n).shortBytes([1, 2]).binfloat(Infinity).binget(0).global('m', 'X').int(1).tuple1().reduce().appends().done());
+    const v = unpickle(pickle().proto(2).emptyList().binput(0).mark().long1(2n ** 70n).shortBytes([1, 2]).binfloat(Infinity).binget(0).global('m', 'X').int(1).tuple1().reduce().appends().done(), { allowGlobals: ['m.X'] });
     expect(toPlainJson(v)).toEqual([String(2n ** 70n), { bytes: 2 }, 'Infinity', '<cycle>', { object: 'm.X', args: [1] }]);
   });
 });

@@ -1,9 +1,8 @@
-import { DICT_OF_ATTRIBUTES } from './python-globals.js';
-import { type GlobalShim, INERT_CLASS, stateMaps } from './shims.js';
+import { type GlobalShim, stateMaps } from './shims.js';
 import { PyObject, type PyValue } from './values.js';
 
 /**
- * fairseq and omegaconf classes. A pickled omegaconf DictConfig/ListConfig is a tree of containers whose `_content`
+ * omegaconf classes. A pickled omegaconf DictConfig/ListConfig is a tree of containers whose `_content`
  * holds value nodes (`AnyNode(_val=...)`), `_metadata` objects and `_parent` back-references (cycles). We keep only
  * the content: DictConfig → Map, ListConfig → array, value node → its `_val`. `_parent` and `_metadata` are ignored,
  * so the cycles never reach the result.
@@ -29,7 +28,7 @@ function contentOf(state: PyValue): PyValue | undefined {
   return undefined;
 }
 
-const dictConfig: GlobalShim = {
+export const DICT_CONFIG: GlobalShim = {
   create: () => new Map(),
   build(target, state, ctx) {
     const content = contentOf(state);
@@ -39,7 +38,7 @@ const dictConfig: GlobalShim = {
   },
 };
 
-const listConfig: GlobalShim = {
+export const LIST_CONFIG: GlobalShim = {
   create: () => [],
   build(target, state, ctx) {
     const content = contentOf(state);
@@ -49,14 +48,5 @@ const listConfig: GlobalShim = {
   },
 };
 
-export const LIBRARY_SHIMS: Record<string, GlobalShim> = {
-  'fairseq.data.dictionary.Dictionary': DICT_OF_ATTRIBUTES,
-  'omegaconf.dictconfig.DictConfig': dictConfig,
-  'omegaconf.listconfig.ListConfig': listConfig,
-  'omegaconf.base.Metadata': INERT_CLASS,
-  'omegaconf.base.ContainerMetadata': INERT_CLASS,
-  'omegaconf.base.Box': INERT_CLASS,
-  'omegaconf.base.Container': INERT_CLASS,
-  'omegaconf.base.Node': INERT_CLASS,
-  ...Object.fromEntries(NODE_CLASSES.map((name) => [NODE_PREFIX + name, INERT_CLASS])),
-};
+/** omegaconf value nodes: inert records whose `_val` the enclosing container unwraps. */
+export const OMEGACONF_NODE_NAMES: readonly string[] = NODE_CLASSES.map((name) => NODE_PREFIX + name);

@@ -1,8 +1,8 @@
 import { CorruptInputError } from '../../errors.js';
 import { type GlobalShim, type ShimContext, inert, stateMaps } from './shims.js';
-import { PyObject, type PyValue } from './values.js';
+import { PyGlobal, PyObject, type PyValue } from './values.js';
 
-/** Shims for the Python standard library and numpy globals that checkpoints use. Keys are `module.name`. */
+/** Shims for the Python standard library and numpy globals that checkpoints use (listed in allow-list.ts). */
 
 function iterableItems(value: PyValue | undefined, ctx: ShimContext): PyValue[] | null {
   let items: PyValue[] | null = null;
@@ -87,64 +87,101 @@ export const DICT_OF_ATTRIBUTES: GlobalShim = {
   },
 };
 
-const dictShim: GlobalShim = { call: (args, ctx) => dictFrom(args[0], ctx), create: () => new Map() };
-const setShim: GlobalShim = { call: (args, ctx) => new Set(iterableItems(args[0], ctx) ?? []), create: () => new Set() };
+export const DICT_SHIM: GlobalShim = { call: (args, ctx) => dictFrom(args[0], ctx), create: () => new Map() };
+export const SET_SHIM: GlobalShim = { call: (args, ctx) => new Set(iterableItems(args[0], ctx) ?? []), create: () => new Set() };
+export const LIST_SHIM: GlobalShim = { call: (args, ctx) => iterableItems(args[0], ctx) ?? [], create: () => [] };
+export const TUPLE_SHIM: GlobalShim = { call: (args, ctx) => frozen(iterableItems(args[0], ctx) ?? []) };
+export const OBJECT_SHIM: GlobalShim = { call: () => inert('builtins.object'), create: () => inert('builtins.object') };
+/** A class whose calls stay inert records of their arguments (`complex(1, 2)`, `range(10)`). */
+export const inertCall = (className: string): GlobalShim => ({ call: (args) => inert(className, args) });
 
-const reconstructor: GlobalShim = {
-  // copyreg._reconstructor(cls, base, state): protocol 0/1 form of `cls.__new__(cls)`
-  call: (args, ctx) => ctx.construct(args[0] ?? null, []),
+/** `defaultdict(factory)`: the factory is called only on a missing key after loading; it must be an allowed class. */
+export const DEFAULTDICT_SHIM: GlobalShim = {
+  call(args, ctx) {
+    const factory = args[0] ?? null;
+    if (factory !== null && ctx.globalKind(factory) !== 'class') {
+      throw ctx.badArgument('collections.defaultdict', 'a default factory that is not an allowed class (torch.save writes dict, list, int, ...)');
+    }
+    return new Map();
+  },
+  create: () => new Map(),
 };
 
-export const PYTHON_SHIMS: Record<string, GlobalShim> = {
-  'collections.OrderedDict': dictShim,
-  'collections.defaultdict': { call: () => new Map(), create: () => new Map() },
-  'collections.Counter': dictShim,
-  'collections.deque': { call: (args, ctx) => iterableItems(args[0], ctx) ?? [], create: () => [] },
-  'builtins.dict': dictShim,
-  'builtins.list': { call: (args, ctx) => iterableItems(args[0], ctx) ?? [], create: () => [] },
-  'builtins.tuple': { call: (args, ctx) => frozen(iterableItems(args[0], ctx) ?? []) },
-  'builtins.set': setShim,
-  'builtins.frozenset': setShim,
-  'builtins.object': { call: () => inert('builtins.object'), create: () => inert('builtins.object') },
-  'builtins.complex': { call: (args) => inert('builtins.complex', args) },
-  'builtins.slice': { call: (args) => inert('builtins.slice', args) },
-  'builtins.range': { call: (args) => inert('builtins.range', args) },
-  'builtins.int': {},
-  'builtins.float': {},
-  'builtins.str': {},
-  'builtins.bool': {},
-  'builtins.bytes': {},
-  'builtins.bytearray': {
-    call(args, ctx) {
-      const [first, encoding] = args;
-      if (first === undefined) return new Uint8Array(0);
-      if (first instanceof Uint8Array) return new Uint8Array(first);
-      if (typeof first === 'string' && typeof encoding === 'string') return encodeText(first, encoding, ctx) ?? inert('builtins.bytearray', args);
-      if (Array.isArray(first) && first.every((b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b < 256)) {
-        ctx.allocate(first.length);
-        return Uint8Array.from(first as number[]);
-      }
-      return inert('builtins.bytearray', args); // bytearray(n) would allocate n bytes: keep it as a record
-    },
+/** `bytes()`: how protocol 2 writes an empty bytes object; anything else stays an inert record. */
+export const BYTES_SHIM: GlobalShim = { call: (args) => (args.length === 0 ? new Uint8Array(0) : inert('builtins.bytes', args)) };
+
+export const BYTEARRAY_SHIM: GlobalShim = {
+  call(args, ctx) {
+    const [first, encoding] = args;
+    if (first === undefined) return new Uint8Array(0);
+    if (first instanceof Uint8Array) return new Uint8Array(first);
+    if (typeof first === 'string' && typeof encoding === 'string') return encodeText(first, encoding, ctx) ?? inert('builtins.bytearray', args);
+    if (Array.isArray(first) && first.every((b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b < 256)) {
+      ctx.allocate(first.length);
+      return Uint8Array.from(first as number[]);
+    }
+    return inert('builtins.bytearray', args); // bytearray(n) would allocate n bytes: keep it as a record
   },
-  'copyreg._reconstructor': reconstructor,
-  'copyreg.__newobj__': { call: (args, ctx) => ctx.construct(args[0] ?? null, args.slice(1)) },
-  'copyreg.__newobj_ex__': {
-    call: (args, ctx) => ctx.construct(args[0] ?? null, Array.isArray(args[1]) ? (args[1] as PyValue[]) : []),
+};
+
+/** Bases `copyreg._reconstructor` may call `__new__`/`__init__` of: builtin types, whose constructors only copy data. */
+const RECONSTRUCTOR_BASES: ReadonlySet<string> = new Set([
+  'builtins.object', 'builtins.dict', 'builtins.list', 'builtins.tuple', 'builtins.set', 'builtins.frozenset',
+  'builtins.int', 'builtins.float', 'builtins.str', 'builtins.bytes',
+]);
+
+/** copyreg._reconstructor(cls, base, state): protocol 0/1 form of `cls.__new__(cls)` (then `base.__init__(obj, state)`). */
+export const RECONSTRUCTOR_SHIM: GlobalShim = {
+  call(args, ctx) {
+    const [cls = null, base = null] = args;
+    if (!(base instanceof PyGlobal) || !RECONSTRUCTOR_BASES.has(base.fullName)) {
+      throw ctx.badArgument('copyreg._reconstructor', `the base ${base instanceof PyGlobal ? base.fullName : 'value'}, which is not a builtin type (object, dict, list, ...); PyTorch would call its __new__ and __init__`);
+    }
+    const kind = ctx.globalKind(cls);
+    if (kind !== 'class' && kind !== 'user') {
+      throw ctx.badArgument('copyreg._reconstructor', `${cls instanceof PyGlobal ? cls.fullName : 'a value that is not a global'} as the class, which is not an allowed class`);
+    }
+    return ctx.construct(cls, []);
   },
-  '_codecs.encode': {
-    call(args, ctx) {
-      const [text, encoding = 'utf-8'] = args;
-      if (typeof text !== 'string' || typeof encoding !== 'string') return inert('_codecs.encode', args);
-      return encodeText(text, encoding, ctx) ?? inert('_codecs.encode', args);
-    },
+};
+
+/** copyreg.__newobj__(cls, *args) / __newobj_ex__(cls, args, kwargs): NEWOBJ spelled as a call; the class is checked like NEWOBJ's. */
+export const NEWOBJ_SHIM: GlobalShim = { call: (args, ctx) => ctx.construct(args[0] ?? null, args.slice(1)) };
+export const NEWOBJ_EX_SHIM: GlobalShim = {
+  call: (args, ctx) => ctx.construct(args[0] ?? null, Array.isArray(args[1]) ? (args[1] as PyValue[]) : []),
+};
+
+/** `_codecs.encode(text, encoding)`: how protocol-2 pickles store `bytes` (always latin1; utf-8 seen too). */
+export const CODECS_ENCODE_SHIM: GlobalShim = {
+  call(args, ctx) {
+    const [text, encoding = 'utf-8'] = args;
+    if (typeof text !== 'string' || typeof encoding !== 'string') throw ctx.badArgument('_codecs.encode', 'arguments that are not (text, encoding name)');
+    const bytes = encodeText(text, encoding, ctx);
+    if (!bytes) throw ctx.badArgument('_codecs.encode', `the codec ${JSON.stringify(encoding)} (pickles use latin1; PyTorch would look the codec up by name)`);
+    return bytes;
   },
-  'argparse.Namespace': DICT_OF_ATTRIBUTES,
-  'typing.Any': {},
-  'numpy.core.multiarray.scalar': { call: numpyScalar },
-  'numpy._core.multiarray.scalar': { call: numpyScalar },
-  'numpy.dtype': { call: (args) => inert('numpy.dtype', args) },
-  'numpy.ndarray': {},
-  'numpy.core.multiarray._reconstruct': { call: (args) => inert('numpy.ndarray', args) },
-  'numpy._core.multiarray._reconstruct': { call: (args) => inert('numpy.ndarray', args) },
+};
+
+export const NUMPY_SCALAR_SHIM: GlobalShim = {
+  call(args, ctx) {
+    const dtype = args[0];
+    if (!(dtype instanceof PyObject) || dtype.className !== 'numpy.dtype') throw ctx.badArgument('numpy scalar', 'a first argument that is not a numpy.dtype');
+    return numpyScalar(args, ctx);
+  },
+};
+
+export const NUMPY_DTYPE_SHIM: GlobalShim = {
+  call(args, ctx) {
+    if (typeof args[0] !== 'string') throw ctx.badArgument('numpy.dtype', 'a type that is not a dtype string such as "f8"');
+    return inert('numpy.dtype', args);
+  },
+};
+
+/** `_reconstruct(ndarray, shape, typecode)`: an empty array that BUILD fills; kept as an inert record with its state. */
+export const NUMPY_RECONSTRUCT_SHIM: GlobalShim = {
+  call(args, ctx) {
+    const subtype = args[0];
+    if (!(subtype instanceof PyGlobal) || subtype.fullName !== 'numpy.ndarray') throw ctx.badArgument('numpy _reconstruct', 'a subtype other than numpy.ndarray');
+    return inert('numpy.ndarray', args);
+  },
 };

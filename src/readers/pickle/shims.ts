@@ -13,7 +13,18 @@ export interface ShimContext {
   /** `callable(*args)` — what REDUCE does; used by pass-through rebuild functions. */
   call(callable: PyValue, args: readonly PyValue[]): PyValue;
   warn(message: string): void;
+  /** How the allow-list lets a global value be used (see allow-list.ts); null when `value` is not a global. */
+  globalKind(value: PyValue): GlobalKind | null;
+  /** UnsafeInputError E_PICKLE_UNSAFE_ARGUMENT at the current opcode: `global` was given `why`. */
+  badArgument(global: string, why: string): Error;
 }
+
+/**
+ * How an allowed global may be used: a class (called or constructed: NEWOBJ, copyreg helpers), a function (called
+ * only), a value (only passed around, never called: dtypes, storage types, `typing.Any`), or `user`: named by
+ * `--allow-global`, kept as an inert record whichever way it is used.
+ */
+export type GlobalKind = 'class' | 'function' | 'value' | 'user';
 
 /**
  * How one known global becomes data. Nothing is ever executed: each hook builds a plain value from the arguments the

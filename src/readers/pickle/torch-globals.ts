@@ -2,7 +2,7 @@ import { DTYPE_SIZE, type DType } from '../../dtype.js';
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
 import { LazyTensor, TorchStorage } from '../lazy-tensor.js';
 import { type GlobalShim, type ShimContext, inert } from './shims.js';
-import { PyGlobal, type PyValue } from './values.js';
+import { PyGlobal, PyObject, type PyValue } from './values.js';
 
 /** torch globals: storage classes and dtypes (markers with a DType), rebuild functions (→ LazyTensor), Size, device. */
 
@@ -78,24 +78,91 @@ export function unsupportedDType(value: PyValue, ctx: ShimContext): Error {
   });
 }
 
-const passFirst: GlobalShim = { call: (args) => args[0] ?? null };
+/** The torch._utils rebuild functions `_rebuild_from_type_v2` may call (what Tensor.__reduce_ex__ writes). */
+export const TENSOR_REBUILDS: ReadonlySet<string> = new Set([
+  'torch._utils._rebuild_tensor', 'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor_v3',
+  'torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state',
+]);
+/** Tensor classes `_rebuild_from_type_v2` may turn its result into. */
+export const TENSOR_CLASSES: ReadonlySet<string> = new Set(['torch.Tensor', 'torch.nn.parameter.Parameter']);
 
-export const TORCH_SHIMS: Record<string, GlobalShim> = {
-  ...Object.fromEntries([...DTYPE_OF_GLOBAL.keys()].map((name) => [name, {}])),
-  'torch._utils._rebuild_tensor': { call: (args, ctx) => rebuildTensor(args, ctx) },
-  'torch._utils._rebuild_tensor_v2': { call: (args, ctx) => rebuildTensor(args, ctx) },
-  'torch._utils._rebuild_tensor_v3': { call: (args, ctx) => rebuildTensor(args, ctx, args[6] ?? null) },
-  'torch._utils._rebuild_parameter': passFirst,
-  'torch._utils._rebuild_parameter_with_state': passFirst,
-  'torch._tensor._rebuild_from_type_v2': {
-    // (func, new_type, args, state): the tensor subclass wrapper; the tensor is func(*args)
-    call: (args, ctx) => ctx.call(args[0] ?? null, Array.isArray(args[2]) ? (args[2] as PyValue[]) : []),
+const isTensor = (v: PyValue | undefined): boolean => v instanceof LazyTensor || (v instanceof PyObject && v.className === 'torch.Tensor');
+
+/**
+ * The arguments every rebuild shares, checked before anything is built: `requires_grad` a bool, `backward_hooks`
+ * absent or an empty OrderedDict (torch.save always writes an empty one; a hook is a callable PyTorch would keep on
+ * the tensor), `metadata`/`state` absent or dicts.
+ */
+function checkRebuildArgs(name: string, ctx: ShimContext, args: readonly PyValue[], at: { grad: number; hooks: number; dicts: number[] }): void {
+  const grad = args[at.grad];
+  if (grad !== undefined && grad !== null && typeof grad !== 'boolean') throw ctx.badArgument(name, 'a requires_grad that is not a bool');
+  const hooks = args[at.hooks];
+  if (hooks !== undefined && hooks !== null && !(hooks instanceof Map && hooks.size === 0)) {
+    throw ctx.badArgument(name, 'backward hooks (torch.save writes an empty OrderedDict; a hook is a callable PyTorch would attach to the tensor)');
+  }
+  for (const i of at.dicts) {
+    const v = args[i];
+    const isState = v === undefined || v === null || v instanceof Map || (Array.isArray(v) && v.length === 2 && v.every((x) => x === null || x instanceof Map));
+    if (!isState) throw ctx.badArgument(name, `argument ${i + 1} that is not a dict of attributes`);
+  }
+}
+
+const rebuildV2: GlobalShim = {
+  call(args, ctx) {
+    checkRebuildArgs('torch._utils._rebuild_tensor_v2', ctx, args, { grad: 4, hooks: 5, dicts: [6] });
+    return rebuildTensor(args, ctx);
   },
-  'torch.nn.parameter.Parameter': { call: passFirst.call!, create: passFirst.call! },
-  'torch.Tensor': {},
-  'torch.Size': { call: (args, ctx) => (Array.isArray(args[0]) ? (ctx.allocate(args[0].length), Object.freeze([...(args[0] as PyValue[])])) : inert('torch.Size', args)) },
-  'torch.device': {
-    call: (args) => (typeof args[0] === 'string' ? (typeof args[1] === 'number' ? `${args[0]}:${args[1]}` : args[0]) : inert('torch.device', args)),
-  },
-  'torch.serialization._get_layout': { call: (args) => (typeof args[0] === 'string' ? args[0] : inert('torch.layout', args)) },
 };
+const rebuildV3: GlobalShim = {
+  call(args, ctx) {
+    checkRebuildArgs('torch._utils._rebuild_tensor_v3', ctx, args, { grad: 4, hooks: 5, dicts: [7] });
+    return rebuildTensor(args, ctx, args[6] ?? null);
+  },
+};
+/** `_rebuild_parameter(data, requires_grad, backward_hooks[, state])` and `Parameter(data)`: the tensor itself. */
+const parameter = (name: string, stateAt: number[]): GlobalShim['call'] => (args, ctx) => {
+  if (args.length > 0 && !isTensor(args[0])) throw ctx.badArgument(name, 'data that is not a tensor');
+  checkRebuildArgs(name, ctx, args, { grad: 1, hooks: 2, dicts: stateAt });
+  return args[0] ?? null;
+};
+const parameterClass = parameter('torch.nn.parameter.Parameter', []);
+
+/** `_rebuild_from_type_v2(func, new_type, args, state)`: the tensor subclass wrapper; the tensor is `func(*args)`. */
+const rebuildFromType: GlobalShim = {
+  call(args, ctx) {
+    const [func, newType, funcArgs, state] = args;
+    const name = 'torch._tensor._rebuild_from_type_v2';
+    if (!(func instanceof PyGlobal) || !TENSOR_REBUILDS.has(func.fullName)) {
+      throw ctx.badArgument(name, `${func instanceof PyGlobal ? func.fullName : 'a value that is not a global'} as the function to call; PyTorch would call it with the pickled arguments (only torch._utils tensor rebuilds are accepted)`);
+    }
+    if (!(newType instanceof PyGlobal) || !TENSOR_CLASSES.has(newType.fullName)) {
+      throw ctx.badArgument(name, `${newType instanceof PyGlobal ? newType.fullName : 'a value that is not a global'} as the tensor class (accepted: ${[...TENSOR_CLASSES].join(', ')})`);
+    }
+    if (!Array.isArray(funcArgs)) throw ctx.badArgument(name, 'arguments that are not a tuple');
+    checkRebuildArgs(name, ctx, [null, null, null, state ?? null], { grad: 0, hooks: 1, dicts: [3] });
+    return ctx.call(func, funcArgs as PyValue[]);
+  },
+};
+
+const storageOrDType: GlobalShim = {};
+
+/** Shims of the torch globals (the allow-list, allow-list.ts, says what each becomes and why it is safe). */
+export const TORCH_STORAGE_AND_DTYPE_NAMES: readonly string[] = [...DTYPE_OF_GLOBAL.keys()];
+export const TORCH_SHIMS = {
+  storageOrDType,
+  rebuildV1: { call: (args, ctx) => rebuildTensor(args, ctx) } as GlobalShim,
+  rebuildV2,
+  rebuildV3,
+  rebuildParameter: { call: parameter('torch._utils._rebuild_parameter', []) } as GlobalShim,
+  rebuildParameterWithState: { call: parameter('torch._utils._rebuild_parameter_with_state', [3]) } as GlobalShim,
+  rebuildFromType,
+  parameter: { call: parameterClass, create: parameterClass } as GlobalShim,
+  tensorClass: {} as GlobalShim,
+  size: {
+    call: (args, ctx) => (Array.isArray(args[0]) ? (ctx.allocate(args[0].length), Object.freeze([...(args[0] as PyValue[])])) : inert('torch.Size', args)),
+  } as GlobalShim,
+  device: {
+    call: (args) => (typeof args[0] === 'string' ? (typeof args[1] === 'number' ? `${args[0]}:${args[1]}` : args[0]) : inert('torch.device', args)),
+  } as GlobalShim,
+  getLayout: { call: (args) => (typeof args[0] === 'string' ? args[0] : inert('torch.layout', args)) } as GlobalShim,
+} satisfies Record<string, GlobalShim>;

@@ -1,11 +1,11 @@
-import { CorruptInputError } from '../../errors.js';
+import { CorruptInputError, UnsafeInputError } from '../../errors.js';
 import { LazyTensor } from '../lazy-tensor.js';
-import { type GlobalHandling, resolveGlobal } from './globals.js';
+import { DEFAULT_POLICY, type GlobalHandling, type GlobalPolicy, globalPolicy, resolveGlobal } from './globals.js';
 import { type PickleLimits, resolveLimits } from './limits.js';
 import { HIGHEST_PROTOCOL, Op as OPCODES, opName } from './opcodes.js';
 import { type Instruction, PickleReader, refuseExtension } from './reader.js';
-import { scanGlobals } from './scan.js';
-import { type GlobalShim, type ShimContext, inert, stateMaps } from './shims.js';
+import { computedName, scanGlobals } from './scan.js';
+import { type GlobalKind, type GlobalShim, type ShimContext, inert, stateMaps } from './shims.js';
 import { PyGlobal, PyObject, type PyValue, setPyAttribute } from './values.js';
 
 // a module-local binding: the opcode switch reads it per case, and loaders may wrap imported bindings in getters
@@ -19,7 +19,12 @@ export interface GlobalUse {
 }
 
 export interface UnpickleOptions {
-  /** Refuse every global outside the documented allow-list (E_PICKLE_NOT_ALLOWED). */
+  /**
+   * Globals outside the allow-list to keep as inert records (`--allow-global`): full dotted names. Every other
+   * global outside the allow-list is refused (E_PICKLE_UNSAFE_GLOBAL).
+   */
+  allowGlobals?: readonly string[];
+  /** Accepted for compatibility and ignored: refusing every global outside the allow-list is now the default. */
   strict?: boolean;
   limits?: Partial<PickleLimits>;
   /** Names the pickle in messages, e.g. `model.pt:archive/data.pkl`. */
@@ -49,6 +54,7 @@ class Machine implements ShimContext {
   /** Each distinct global is resolved once; its PyGlobal is shared and knows its shim. */
   private readonly resolved = new Map<string, { global: PyGlobal; shim: GlobalShim | null }>();
   private readonly shims = new WeakMap<PyGlobal, GlobalShim | null>();
+  private readonly kinds = new WeakMap<PyGlobal, GlobalKind>();
   /** Nesting depth of containers that hold containers, tracked as values are inserted (deep values fail early). */
   private readonly depths = new WeakMap<object, number>();
   private objects = 0;
@@ -58,6 +64,7 @@ class Machine implements ShimContext {
   constructor(
     private readonly reader: PickleReader,
     private readonly options: UnpickleOptions,
+    private readonly policy: GlobalPolicy,
   ) {
     this.limits = reader.limits;
   }
@@ -73,6 +80,27 @@ class Machine implements ShimContext {
   allocate(n: number): void {
     this.objects += n;
     if (this.objects > this.limits.maxObjects) throw this.reader.limit('maxObjects', this.current.at, `${this.objects} values`);
+  }
+
+  globalKind(value: PyValue): GlobalKind | null {
+    return value instanceof PyGlobal ? (this.kinds.get(value) ?? null) : null;
+  }
+
+  badArgument(global: string, why: string): Error {
+    return new UnsafeInputError(
+      'E_PICKLE_UNSAFE_ARGUMENT',
+      `${this.where}: ${global} is given ${why}. Loading this file with PyTorch (torch.load weights_only=False) would pass that on; refusing to read it`,
+      { global },
+    );
+  }
+
+  /** A call or construction of something the allow-list does not let the pickle call this way. */
+  private unsafeCall(what: string, how: string): UnsafeInputError {
+    return new UnsafeInputError('E_PICKLE_UNSAFE_CALL', `${this.where}: the pickle ${how} ${what}; PyTorch (torch.load weights_only=False) would do so. Refusing to read it`);
+  }
+
+  private describe(value: PyValue): string {
+    return value instanceof PyGlobal ? value.fullName : 'a value that is not a global (the result of an earlier call, a container or a constant)';
   }
 
   private corrupt(code: string, message: string): CorruptInputError {
@@ -122,10 +150,11 @@ class Machine implements ShimContext {
     const key = `${module}\u0000${name}`;
     let resolved = this.resolved.get(key);
     if (!resolved) {
-      const r = resolveGlobal(module, name, this.options.strict ?? false, this.where);
+      const r = resolveGlobal(module, name, this.policy, this.where);
       resolved = { global: new PyGlobal(r.module, r.name), shim: r.shim };
       this.resolved.set(key, resolved);
       this.shims.set(resolved.global, r.shim);
+      this.kinds.set(resolved.global, r.kind);
       const uses = this.options.globals;
       if (uses && !uses.has(r.fullName)) uses.set(r.fullName, { name: r.fullName, count: 0, handling: r.handling });
     }
@@ -151,29 +180,37 @@ class Machine implements ShimContext {
     return value;
   }
 
+  /** REDUCE / INST / OBJ (and shims that call): only allowed globals that are not mere values may be called. */
   call(callable: PyValue, args: readonly PyValue[]): PyValue {
+    if (!(callable instanceof PyGlobal)) throw this.unsafeCall(this.describe(callable), 'calls');
+    if (this.kinds.get(callable) === 'value') throw this.unsafeCall(`${callable.fullName}, which the allow-list accepts only as a value`, 'calls');
     const shim = this.shimOf(callable);
-    if (callable instanceof PyGlobal) {
-      this.used(callable);
-      if (shim?.call) return this.remember(shim, shim.call(args, this));
-      if (shim?.create) return this.remember(shim, shim.create(args, this));
-      return inert(callable.fullName, args);
-    }
-    return inert('<call>', [callable, ...args]);
+    this.used(callable);
+    if (shim?.call) return this.remember(shim, shim.call(args, this));
+    if (shim?.create) return this.remember(shim, shim.create(args, this));
+    return inert(callable.fullName, args);
   }
 
+  /** NEWOBJ / NEWOBJ_EX (and copyreg helpers): only allowed classes (or --allow-global names) may be constructed. */
   construct(cls: PyValue, args: readonly PyValue[]): PyValue {
-    const shim = this.shimOf(cls);
-    if (cls instanceof PyGlobal) {
-      this.used(cls);
-      if (shim?.create) return this.remember(shim, shim.create(args, this));
-      if (shim?.call) return this.remember(shim, shim.call(args, this));
-      return inert(cls.fullName, args);
+    const kind = this.globalKind(cls);
+    if (!(cls instanceof PyGlobal) || (kind !== 'class' && kind !== 'user')) {
+      throw this.unsafeCall(cls instanceof PyGlobal ? `${cls.fullName}, which the allow-list does not accept as a class` : this.describe(cls), 'constructs');
     }
-    return inert('<new>', [cls, ...args]);
+    const shim = this.shimOf(cls);
+    this.used(cls);
+    if (shim?.create) return this.remember(shim, shim.create(args, this));
+    if (shim?.call) return this.remember(shim, shim.call(args, this));
+    return inert(cls.fullName, args);
   }
 
+  /**
+   * BUILD: Python calls the target's `__setstate__` or fills its `__dict__`. Every object here was made by an
+   * allowed class (there is no other way to make one), whose entry says what BUILD does; BUILD on a global itself
+   * would set attributes on that class or function for the whole program, and is refused.
+   */
   private build(target: PyValue, state: PyValue): void {
+    if (target instanceof PyGlobal) throw this.unsafeCall(`attributes on ${target.fullName} itself (BUILD on a class or function, which changes it for the whole program)`, 'sets');
     if (typeof target !== 'object' || target === null) throw this.corrupt('E_PICKLE_BAD_BUILD', 'BUILD on a value that has no state');
     this.nest(target, [state]);
     const shim = this.builders.get(target);
@@ -370,7 +407,7 @@ class Machine implements ShimContext {
         case Op.STACK_GLOBAL: {
           const name = this.pop();
           const module = this.pop();
-          if (typeof module !== 'string' || typeof name !== 'string') throw this.corrupt('E_PICKLE_BAD_GLOBAL', 'module and name must be strings');
+          if (typeof module !== 'string' || typeof name !== 'string') throw computedName(this.where);
           this.push(this.global(module, name));
           break;
         }
@@ -440,8 +477,9 @@ export function unpickleAt(bytes: Uint8Array, options: UnpickleOptions = {}): Un
       limit: 'maxPickleBytes',
     });
   }
-  scanGlobals(new PickleReader(bytes, start, name, limits), options.strict ?? false);
-  return new Machine(new PickleReader(bytes, start, name, limits), options).run();
+  const policy = options.allowGlobals ? globalPolicy(options.allowGlobals) : DEFAULT_POLICY;
+  scanGlobals(new PickleReader(bytes, start, name, limits), policy);
+  return new Machine(new PickleReader(bytes, start, name, limits), options, policy).run();
 }
 
 /** Unpickle a whole pickle held in memory: for raw `.pkl` files and tests. */

@@ -25,6 +25,8 @@ export interface WeightsOptions {
   /** fairseq dict.ltr.txt contents, when the CTC checkpoint holds no dictionary (as given to convert --dict) */
   dictText?: string;
   labels?: string[];
+  /** `--allow-global` names for reading the source checkpoints (see ReadOptions). */
+  allowGlobals?: readonly string[];
 }
 
 const REPORT_DTYPES: Readonly<Record<string, DType>> = { fp32: 'F32', fp16: 'F16', bf16: 'BF16' };
@@ -264,8 +266,9 @@ export function unlistedFiles(folder: VerifiedFolder, report: Record<string, unk
 }
 
 export function checkWeights(folder: VerifiedFolder, options: WeightsOptions): CheckResult {
-  const checkpoint = readCheckpoint(options.source);
-  const upstream = options.upstream ? readCheckpoint(options.upstream) : null;
+  const readOptions = options.allowGlobals ? { allowGlobals: options.allowGlobals } : {};
+  const checkpoint = readCheckpoint(options.source, readOptions);
+  const upstream = options.upstream ? readCheckpoint(options.upstream, readOptions) : null;
   try {
     const conversion = toHuggingFace(checkpoint, {
       ...(upstream ? { upstream } : {}),
