@@ -30,8 +30,8 @@ const sha = (parts: Iterable<Uint8Array>): string => {
 };
 
 describe('every fixture checkpoint: tensors bit-for-bit against torch', () => {
-  test('all twelve fixtures are present', () => {
-    expect(NAMES.length).toBe(12);
+  test('all eighteen fixtures are present', () => {
+    expect(NAMES.length).toBe(18);
   });
   for (const name of NAMES) {
     test(name, () => {
