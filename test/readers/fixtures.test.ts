@@ -30,8 +30,8 @@ const sha = (parts: Iterable<Uint8Array>): string => {
 };
 
 describe('every fixture checkpoint: tensors bit-for-bit against torch', () => {
-  test('all eighteen fixtures are present', () => {
-    expect(NAMES.length).toBe(18);
+  test('all twenty-four fixtures are present', () => {
+    expect(NAMES.length).toBe(24);
   });
   for (const name of NAMES) {
     test(name, () => {
@@ -174,7 +174,7 @@ describe('Python structure survives as plain values', () => {
 
   test('every fixture reads under the allow-list; every global it names is on it; the old strict flag changes nothing', () => {
     const files = [...readdirSync(join(ROOT, 'checkpoints')).filter((f) => /\.(pt|ckpt)$/.test(f)).map((f) => join(ROOT, 'checkpoints', f)), join(ROOT, 'hf-bin', 'fairseq_base_dict', 'pytorch_model.bin')];
-    expect(files.length).toBe(19);
+    expect(files.length).toBe(25);
     for (const file of files) {
       const plain = readCheckpoint(file);
       const strict = readCheckpoint(file, { strict: true });
