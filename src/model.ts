@@ -90,4 +90,23 @@ export interface HfModel {
   config: HubertConfig;
   preprocessor: PreprocessorConfig;
   tensors: Map<string, TensorData>;
+  /** A projection head the source carries beyond transformers' HuBERT (ContentVec/HuBERT `final_proj`, hubert-soft `proj`). */
+  projection?: ProjectionHead;
+  /**
+   * Zero samples the original inference API pads on each side of the waveform before encoding (bshall's hubert-soft
+   * and hubert-discrete `units()`: 40). Graphs that reproduce that API pad inside; transformers' HubertModel does not.
+   */
+  inputPadding?: number;
+}
+
+/**
+ * A Linear(hidden → out) head some HuBERT-family checkpoints carry that transformers' HubertModel has no place for. It is
+ * written beside the model as `<name>.safetensors` holding `<name>.weight` [out, hidden] and `<name>.bias` [out] (the
+ * layout RVC-style loaders read), and applied by `--final-proj` to the chosen layer's output.
+ */
+export interface ProjectionHead {
+  /** What the source calls it: `final_proj` (fairseq HuBERT, ContentVec) or `proj` (hubert-soft). */
+  name: 'final_proj' | 'proj';
+  weight: TensorData;
+  bias: TensorData;
 }
