@@ -22,7 +22,7 @@ export class ReferenceCache {
   private readonly rows = new Map<string, Outputs>();
   /** forward passes actually run (for tests and timing) */
   computed = 0;
-  constructor(private readonly model: HfModel) {}
+  constructor(readonly model: HfModel) {}
 
   private row(values: Float32Array, mask: BigInt64Array | null, hiddenStates: boolean): Outputs {
     let real = values.length;
