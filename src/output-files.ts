@@ -12,6 +12,19 @@ import { type KMeansQuantizer, centersTensor, readKMeans } from './readers/kmean
 import { writeSafetensors } from './writers/disk-safetensors.js';
 import type { FileRecord } from './writers/folder.js';
 
+/** A pickle naming joblib's array wrapper or an sklearn estimator in its first KiB: a joblib k-means dump. */
+export function looksLikeJoblibKMeans(path: string): boolean {
+  const source = openInputFile(path, { what: 'file' });
+  try {
+    const head = source.read(0, Math.min(source.size, 1024));
+    if (head[0] !== 0x80) return false;
+    const text = new TextDecoder('latin1').decode(head);
+    return text.includes('sklearn.cluster') || text.includes('joblib.numpy_pickle');
+  } finally {
+    source.close();
+  }
+}
+
 export function readKMeansFile(path: string, allowGlobals?: readonly string[]): KMeansQuantizer {
   const source = openInputFile(path, { what: 'k-means quantizer' });
   try {

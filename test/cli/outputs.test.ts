@@ -69,3 +69,17 @@ describe('convert --output-layer / --final-proj / --kmeans / --dedup-units / --p
     expect(r.stderr).toMatch(/error\[E_KMEANS_DIM\].*width 16.*outputs 32 features/);
   });
 });
+
+describe('inspect: what a file offers', () => {
+  it('a joblib k-means dump and a torch k-means dict are quantizers; a model lists its layers, head and profiles', () => {
+    const json = (file: string) => {
+      const r = cli(['inspect', fixture(`checkpoints/${file}`), '--json']);
+      expect(r.status).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const km = json('contentvec_legacy_L3_km10.bin');
+    expect([km.kind, km.format, km.offers]).toEqual(['kmeans-quantizer', 'joblib', { what: 'kmeans-quantizer', format: 'joblib-sklearn', estimator: 'sklearn.cluster._kmeans.MiniBatchKMeans', clusters: 10, dim: 16 }]);
+    expect(json('hubert_discrete_kmeans.pt').offers).toEqual({ what: 'kmeans-quantizer', format: 'torch-dict', estimator: null, clusters: 10, dim: 16 });
+    expect(json('fairseq_base_dict.pt').offers).toMatchObject({ what: 'model', layers: 2, projection: null, inputPadding: 0, profiles: [] });
+  });
+});
