@@ -247,7 +247,10 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
             files.push({ path: f.file, bytes: f.bytes, sha256: f.sha256 });
             if (f.externalData) files.push({ path: f.externalData.file, bytes: f.externalData.bytes, sha256: f.externalData.sha256 });
           }
+          const accuracyStep = 'measure each variant against fp32';
+          options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 0, total: 1 });
           const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant));
+          options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 1, total: 1 });
           onnx = built.map((f) => ({ ...f, accuracy: accuracy.find((a) => a.variant === f.variant) ?? null }));
         }
         return { files, ...(onnx ? { onnx } : {}), ...(extras.record ? { outputs: extras.record } : {}) };
@@ -255,18 +258,17 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
       ...(options.verify
         ? {
             checkBeforePublish: async (tmp: string) => {
-              const step = 'weights, config and ONNX parity';
-              options.onProgress?.({ phase: 'verify', step, done: 0, total: 1 });
               const { verify } = await import('./verify/index.js');
+              const onProgress = options.onProgress;
               verification = await verify(tmp, {
                 ...(typeof options.verify === 'object' ? options.verify : {}),
+                ...(onProgress ? { onProgress: (e: { step: string; unit: string; done: number; total: number }) => onProgress({ phase: 'verify', ...e }) } : {}),
                 ...(isFolder ? {} : { source: input }),
                 ...(options.upstream ? { upstream: options.upstream } : {}),
                 ...(options.dict ? { dict: options.dict } : {}),
                 ...(options.labels ? { labels: options.labels } : {}),
                 ...(options.allowGlobals ? { allowGlobals: options.allowGlobals } : {}),
               });
-              options.onProgress?.({ phase: 'verify', step, done: 1, total: 1 });
               if (!verification.passed) {
                 throw new VerificationError('E_VERIFY_FAILED', `verification of the converted folder failed, so nothing was written to ${options.out}`, {
                   report: verification,

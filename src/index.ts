@@ -39,3 +39,4 @@ export { convert, loadSource, type ConvertOptions, type ConvertResult } from './
 
 // verify
 export { verify, formatVerifyReport, referenceForward, type VerifyOptions, type VerifyReport } from './verify/index.js';
+export { minimumSamples, type VerifyProgress } from './verify/index.js';

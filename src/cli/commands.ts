@@ -10,7 +10,7 @@ import type { SourceKind } from '../mappings/types.js';
 import type { VerifyOptions } from '../verify/index.js';
 import type { OutputDType } from '../writers/folder.js';
 import type { OnnxVariant } from '../writers/onnx/index.js';
-import { createProgress, type ProgressSink } from './progress.js';
+import { createProgress, progressReporter, type ProgressSink } from './progress.js';
 import { renderConvertSummary, renderInspect } from './render.js';
 
 interface CommonFlags {
@@ -37,18 +37,19 @@ function onnxVariants(values: string[] | undefined): OnnxVariant[] | undefined {
 }
 
 async function convertWithProgress(input: string, options: ConvertOptions, progress: ProgressSink): Promise<ConvertResult> {
-  let lastStep = '';
+  const reporter = progressReporter(progress);
   const result = await convert(input, {
     ...options,
     onProgress: (e) => {
-      const bytes = e.phase === 'weights' || e.phase === 'hash';
-      const step = 'step' in e ? `${e.phase}: ${e.step}` : e.phase === 'weights' ? 'writing safetensors' : 'hashing the source (sha256)';
-      if (lastStep && step !== lastStep) progress.finish(lastStep);
-      lastStep = step;
-      progress.update(step, e.done, e.total, bytes ? 'bytes' : 'items');
+      if (!('step' in e)) {
+        reporter.report(e.phase === 'weights' ? 'writing safetensors' : 'hashing the source (sha256)', e.done, e.total, 'bytes');
+        return;
+      }
+      // the ONNX writer counts initializers (tensors); verify names its own units
+      reporter.report(`${e.phase}: ${e.step}`, e.done, e.total, e.unit ?? (e.phase === 'onnx' ? 'tensor' : ''));
     },
   });
-  if (lastStep) progress.finish(lastStep);
+  reporter.end();
   return result;
 }
 
@@ -140,7 +141,9 @@ export async function runVerify(
   };
   // loaded on demand: verification brings in onnxruntime, which the other commands never need at start-up
   const { formatVerifyReport, verify } = await import('../verify/index.js');
-  const report = await verify(dir, options);
+  const reporter = progressReporter(progressFor(flags));
+  const report = await verify(dir, { ...options, onProgress: (e) => reporter.report(e.step, e.done, e.total, e.unit) });
+  reporter.end();
   if (flags.json) printJson(report);
   else process.stdout.write(formatVerifyReport(report));
   if (!report.passed) process.exitCode = EXIT_CODES.verification;

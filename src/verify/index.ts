@@ -17,7 +17,9 @@ import { checkParity } from './checks/parity.js';
 import { checkWeights, unlistedFiles } from './checks/weights.js';
 import { openFolder } from './folder.js';
 import { type VerifyInput, audioInput, builtInInputs } from './inputs.js';
+import { type VerifyProgressSink, stage } from './progress.js';
 import { ReferenceCache } from './reference-cache.js';
+import { checkInputLength } from './reference/input-length.js';
 import { type CheckName, type CheckResult, type VerifyReport, VERIFY_REPORT_SCHEMA, VERIFY_REPORT_VERSION, skippedCheck } from './report.js';
 import { type ToleranceOptions, resolveTolerances } from './tolerances.js';
 import { refuseHubId } from '../hub-id.js';
@@ -30,6 +32,8 @@ export { DEFAULT_TOLERANCES, resolveTolerances, type ToleranceOptions } from './
 export { formatVerifyReport, VERIFY_REPORT_SCHEMA, VERIFY_REPORT_VERSION } from './report.js';
 export type { CheckItem, CheckName, CheckResult, Variant, VerifyInputInfo, VerifyReport } from './report.js';
 export { speechLikeSignal } from './inputs.js';
+export type { VerifyProgress, VerifyProgressSink } from './progress.js';
+export { minimumSamples } from './reference/input-length.js';
 
 export interface VerifyOptions extends ToleranceOptions {
   /** the checkpoint the folder was converted from: turns on the weights check */
@@ -46,6 +50,8 @@ export interface VerifyOptions extends ToleranceOptions {
   expected?: string;
   /** `--allow-global` names for reading the checkpoints (see ReadOptions); an unsafe checkpoint stops verify with exit 3. */
   allowGlobals?: readonly string[];
+  /** what verify is doing: each check, the reference forward by layer, each variant's session load and runs */
+  onProgress?: VerifyProgressSink;
 }
 
 /** A check that throws a typed error (e.g. the reference cannot run on inconsistent weights) fails with its message. */
@@ -77,26 +83,32 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
     // inputs first: a bad --audio / --expected file is a usage error, not a failed check
     const builtIn = builtInInputs(model.preprocessor);
     const audio = (options.audio ?? []).map((p) => audioInput(p, model.preprocessor));
+    for (const input of audio) checkInputLength(model.config, input.length, `--audio ${input.name.slice('audio:'.length)}`);
     const useMaskForExpected = model.preprocessor.return_attention_mask ?? rawConfig['feat_extract_norm'] === 'layer';
     const expectedSets: ExpectedSet[] | null = options.expected ? loadExpected(options.expected, model.architecture, builtIn, audio, useMaskForExpected === true) : null;
     const dictText = options.dict !== undefined ? readDictFile(options.dict) : undefined;
 
+    const progress = options.onProgress;
     const checks: CheckResult[] = [];
     checks.push(
       options.source
-        ? await guarded('weights', () => checkWeights(folder, { source: options.source!, ...(options.upstream ? { upstream: options.upstream } : {}), ...(dictText !== undefined ? { dictText } : {}), ...(options.labels ? { labels: options.labels } : {}), ...readOptions }))
+        ? await stage(progress, 'weights: compare every tensor with --source', () => guarded('weights', () => checkWeights(folder, { source: options.source!, ...(options.upstream ? { upstream: options.upstream } : {}), ...(dictText !== undefined ? { dictText } : {}), ...(options.labels ? { labels: options.labels } : {}), ...readOptions })))
         : skippedCheck('weights', 'no source checkpoint given (--source)'),
     );
     const config = await guarded('config', () => checkConfig(model, rawConfig));
     checks.push(config);
     checks.push(await guarded('finite', () => checkFinite(model)));
 
-    const cache = new ReferenceCache(model);
+    const cache = new ReferenceCache(
+      model,
+      progress &&
+        ((label, rows, p) => progress({ step: `reference forward (float64; ${label}: ${rows} row${rows === 1 ? '' : 's'}): ${p.stage}`, unit: p.unit, done: p.done, total: p.total })),
+    );
     const inputs: VerifyInput[] = [...builtIn, ...audio];
-    const parity = await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache));
+    const parity = await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache, progress));
     if (!parity.passed && !config.passed) parity.summary += ' (the config check failed too: the reference follows config.json, so fix that first)';
     checks.push(parity);
-    checks.push(expectedSets ? await guarded('expected', () => checkExpected(dir, expectedSets, tolerances, cache)) : skippedCheck('expected', 'no expected outputs given (--expected)'));
+    checks.push(expectedSets ? await stage(progress, 'expected: compare with --expected', () => guarded('expected', () => checkExpected(dir, expectedSets, tolerances, cache))) : skippedCheck('expected', 'no expected outputs given (--expected)'));
 
     if (folder.conversionReport) {
       const extra = unlistedFiles(folder, folder.conversionReport);

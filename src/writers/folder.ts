@@ -60,7 +60,7 @@ export interface ConversionReport {
 
 export type ProgressEvent =
   | { phase: 'hash' | 'weights'; done: number; total: number }
-  | { phase: 'onnx' | 'verify'; step: string; done: number; total: number };
+  | { phase: 'onnx' | 'verify'; step: string; done: number; total: number; /** what done/total count ('' = a stage without a counter) */ unit?: string };
 
 export interface WriteFolderOptions {
   /** May be a promise (hashing on another thread while the weights are written); awaited for the report. */

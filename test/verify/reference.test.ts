@@ -109,7 +109,7 @@ describe('reference forward details', () => {
   it('refuses input too short for the conv stack', () => {
     const model = loadHfModel(hfDir('fairseq_base_dict'));
     expect(() => referenceForward(model, { inputValues: new Float32Array(300), batch: 1, length: 300 })).toThrow(
-      expect.objectContaining({ code: 'E_VERIFY_INPUT_TOO_SHORT' }),
+      expect.objectContaining({ code: 'E_INPUT_TOO_SHORT' }),
     );
   });
 });

@@ -2,9 +2,9 @@
  * The convolutional front end and the feature projection (formats.md §1.3). The conv stack never sees the attention
  * mask: padding zeros flow through it, as in transformers.
  */
-import { UsageError } from '../../errors.js';
 import type { HubertConfig } from '../../model.js';
 import { activationFor, applyInPlace } from './activations.js';
+import type { ReferenceProgress } from './forward.js';
 import { channelNormOverTime, gemm, layerNormRows, linear } from './ops.js';
 import { convWeightTimeMajor, type ReferenceWeights } from './weights.js';
 
@@ -17,10 +17,14 @@ export interface Frames {
   channels: number;
 }
 
-/** Conv stack over each utterance of the batch; layer-major so each weight is decoded once. */
-export function featureEncoder(weights: ReferenceWeights, config: HubertConfig, utterances: Float64Array[]): Frames[] {
+/**
+ * Conv stack over each utterance; layer-major so each weight is decoded once. Callers check the length first
+ * (input-length.ts): every utterance is at least the receptive field, so every layer makes at least one frame.
+ */
+export function featureEncoder(weights: ReferenceWeights, config: HubertConfig, utterances: Float64Array[], onProgress?: (progress: ReferenceProgress) => void): Frames[] {
   const act = activationFor(config.feat_extract_activation, 'feat_extract_activation');
   let states: Frames[] = utterances.map((u) => ({ data: u, frames: u.length, channels: 1 }));
+  onProgress?.({ stage: 'feature encoder', unit: 'conv layer', done: 0, total: config.conv_dim.length });
   for (let i = 0; i < config.conv_dim.length; i++) {
     const inChannels = i === 0 ? 1 : config.conv_dim[i - 1]!;
     const outChannels = config.conv_dim[i]!;
@@ -34,13 +38,6 @@ export function featureEncoder(weights: ReferenceWeights, config: HubertConfig, 
     const beta = normed ? weights.base(`${prefix}.layer_norm.bias`) : null;
     states = states.map((s) => {
       const frames = Math.floor((s.frames - kernel) / stride) + 1;
-      if (frames < 1) {
-        throw new UsageError(
-          'E_VERIFY_INPUT_TOO_SHORT',
-          `an input of ${utterances[0]!.length} samples is too short for the conv stack (layer ${i} gets ${s.frames} frames, kernel ${kernel})`,
-          { layer: i },
-        );
-      }
       const out = new Float64Array(frames * outChannels);
       gemm(s.data, 0, stride * inChannels, frames, weight, outChannels, kernel * inChannels, bias, out, 0, outChannels);
       if (gamma && beta) {
@@ -50,6 +47,7 @@ export function featureEncoder(weights: ReferenceWeights, config: HubertConfig, 
       applyInPlace(out, act);
       return { data: out, frames, channels: outChannels };
     });
+    onProgress?.({ stage: 'feature encoder', unit: 'conv layer', done: i + 1, total: config.conv_dim.length });
   }
   return states;
 }

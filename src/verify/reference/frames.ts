@@ -24,8 +24,23 @@ export function validFrames(
   for (let b = 0; b < batch; b++) {
     let sum = 0;
     for (let i = 0; i < samples; i++) sum += Number(mask[b * samples + i]!);
-    const length = convOutputLength(sum, kernels, strides);
-    out.push(length >= 1 ? Math.min(length, frames) : Math.max(0, frames + length));
+    out.push(validFramesOf(sum, frames, kernels, strides));
   }
   return out;
+}
+
+/**
+ * The fewest samples from which the conv stack makes one frame (its receptive field): one frame of the last layer
+ * needs its kernel, and each layer below needs (L − 1)·stride + kernel. 400 for HuBERT's standard stack.
+ */
+export function receptiveField(kernels: readonly number[], strides: readonly number[]): number {
+  let samples = 1;
+  for (let i = kernels.length - 1; i >= 0; i--) samples = (samples - 1) * strides[i]! + kernels[i]!;
+  return samples;
+}
+
+/** Valid frames of one row whose mask holds `realSamples` ones (the quirk of validFrames included). */
+export function validFramesOf(realSamples: number, frames: number, kernels: readonly number[], strides: readonly number[]): number {
+  const length = convOutputLength(realSamples, kernels, strides);
+  return length >= 1 ? Math.min(length, frames) : Math.max(0, frames + length);
 }

@@ -4,11 +4,11 @@ import { linear, softmax } from './ops.js';
 import type { ReferenceWeights } from './weights.js';
 
 /** logits [frames, vocab] per utterance. */
-export function ctcHead(weights: ReferenceWeights, config: HubertConfig, last: Float64Array[], frames: number): Float64Array[] {
+export function ctcHead(weights: ReferenceWeights, config: HubertConfig, last: Float64Array[], frames: number[]): Float64Array[] {
   const hidden = config.hidden_size;
   const weight = weights.full('lm_head.weight');
   const bias = weights.full('lm_head.bias');
-  return last.map((h) => linear(h, frames, hidden, weight, bias, config.vocab_size));
+  return last.map((h, b) => linear(h, frames[b]!, hidden, weight, bias, config.vocab_size));
 }
 
 /** Number of classes: classifier rows (num_labels / id2label in config.json are checked by the config check). */
@@ -18,15 +18,15 @@ export function numLabelsOf(weights: ReferenceWeights): number {
 
 /**
  * logits [num_labels] per utterance. `hiddenStates` (all N+1, 5.x semantics) are needed only with
- * use_weighted_layer_sum. `valid` frames are pooled only when the caller passed an attention mask.
+ * use_weighted_layer_sum. The first `valid[b]` frames are pooled (all of them for an unmasked row).
  */
 export function classificationHead(
   weights: ReferenceWeights,
   config: HubertConfig,
   last: Float64Array[],
   hiddenStates: Float64Array[][] | null,
-  frames: number,
-  valid: number[] | null,
+  frames: number[],
+  valid: number[],
 ): Float64Array[] {
   const hidden = config.hidden_size;
   const projSize = config.classifier_proj_size;
@@ -39,7 +39,7 @@ export function classificationHead(
     const layers = config.num_hidden_layers + 1;
     const norm = softmax(weights.full('layer_weights'));
     sources = last.map((_, b) => {
-      const sum = new Float64Array(frames * hidden);
+      const sum = new Float64Array(frames[b]! * hidden);
       for (let i = 0; i < layers; i++) {
         const h = hiddenStates![i]![b]!;
         const w = norm[i]!;
@@ -49,8 +49,8 @@ export function classificationHead(
     });
   }
   return sources.map((h, b) => {
-    const projected = linear(h, frames, hidden, projector.weight, projector.bias, projSize);
-    const count = valid ? valid[b]! : frames;
+    const projected = linear(h, frames[b]!, hidden, projector.weight, projector.bias, projSize);
+    const count = valid[b]!;
     const pooled = new Float64Array(projSize);
     for (let t = 0; t < count; t++) for (let c = 0; c < projSize; c++) pooled[c]! += projected[t * projSize + c]!;
     for (let c = 0; c < projSize; c++) pooled[c]! /= count;

@@ -3,15 +3,45 @@
  * Conv1d over time is a matrix product whose input "rows" are overlapping contiguous slices: no im2col copy needed.
  */
 
+import { simdGemm } from './parallel-gemm.js';
+
 const BLOCK = new Float64Array(16);
+
+/**
+ * Weights of at least this many elements (n·len) go to the SIMD kernel (parallel-gemm.ts); smaller ones are not worth
+ * the copies. The choice never depends on the number of rows, so a row's result is the same bits whatever it is
+ * batched with (the two kernels sum in different orders).
+ */
+const SIMD_MIN_WEIGHTS = 2048;
 
 /**
  * out[outOff + r·outStride + o] = bias[o] + Σ_j a[aOff + r·aStride + j] · w[o·len + j]
  * for r < rows, o < n. `w` is row-major [n, len] (a Linear weight, or a conv weight laid out [out][k][in]).
- * 4×4 register blocks: each pass over j touches 4 rows of `a` and 4 rows of `w`; edge blocks repeat the last valid
- * row and discard the duplicate results.
+ * Large products run on the SIMD kernel over every core; the rest (and everything where WebAssembly SIMD is missing)
+ * on the scalar kernel below.
  */
 export function gemm(
+  a: Float64Array,
+  aOff: number,
+  aStride: number,
+  rows: number,
+  w: Float64Array,
+  n: number,
+  len: number,
+  bias: Float64Array | null,
+  out: Float64Array,
+  outOff: number,
+  outStride: number,
+): void {
+  if (n * len >= SIMD_MIN_WEIGHTS && simdGemm()?.gemm(a, aOff, aStride, rows, w, n, len, bias, out, outOff, outStride)) return;
+  gemmScalar(a, aOff, aStride, rows, w, n, len, bias, out, outOff, outStride);
+}
+
+/**
+ * gemm in plain JS. 4×4 register blocks: each pass over j touches 4 rows of `a` and 4 rows of `w`; edge blocks repeat
+ * the last valid row and discard the duplicate results.
+ */
+export function gemmScalar(
   a: Float64Array,
   aOff: number,
   aStride: number,

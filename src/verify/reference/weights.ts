@@ -7,9 +7,26 @@
 import { CorruptInputError } from '../../errors.js';
 import type { HfModel } from '../../model.js';
 import { isFloatDType } from '../../dtype.js';
-import { toFloat64, type TensorData } from '../../tensor.js';
+import { numelOf, toFloat64, type TensorData } from '../../tensor.js';
 import { type TensorSchema, basePrefixOf, weightNormAliasOf } from '../../architectures/hubert/index.js';
 import { specFor } from '../../architectures/index.js';
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * float32 tensors (nearly every checkpoint) widened by typed-array conversion, several times faster than toFloat64's
+ * per-element DataView reads; exact like it. Chunks at unaligned offsets go through an aligned copy.
+ */
+function float32ToFloat64(tensor: TensorData): Float64Array {
+  const out = new Float64Array(numelOf(tensor.shape));
+  let at = 0;
+  for (const chunk of tensor.chunks()) {
+    const aligned = chunk.byteOffset % 4 === 0 ? chunk : chunk.slice();
+    out.set(new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4), at);
+    at += aligned.byteLength / 4;
+  }
+  return out;
+}
 
 /** The base-model prefix of head models' tensors (the spec's rule; re-exported for the reference's callers). */
 export { basePrefixOf };
@@ -82,7 +99,7 @@ export class ReferenceWeights {
     if (!isFloatDType(tensor.dtype)) {
       throw new CorruptInputError('E_VERIFY_TENSOR_DTYPE', `tensor "${name}" has dtype ${tensor.dtype}; a float dtype is required`, { tensor: name });
     }
-    return toFloat64(tensor);
+    return tensor.dtype === 'F32' && LITTLE_ENDIAN_HOST ? float32ToFloat64(tensor) : toFloat64(tensor);
   }
 }
 
