@@ -27,6 +27,8 @@ export interface ConvertOptions {
   upstream?: string;
   labels?: string[];
   kind?: SourceKind;
+  /** Attention heads of a bshall model that is not 768 wide (its state dict does not record them). */
+  attentionHeads?: number;
   dtype?: OutputDType;
   /** e.g. "5GB" or a number of bytes. */
   maxShardSize?: string | number;
@@ -117,7 +119,7 @@ function inputPaths(input: string, options: Pick<ConvertOptions, 'dict' | 'upstr
 }
 
 /** Reads the source and maps it: a checkpoint file, or an existing Hugging Face folder. */
-export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'strict' | 'allowGlobals'>): {
+export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'attentionHeads' | 'strict' | 'allowGlobals'>): {
   conversion: Conversion;
   close: () => void;
   /** for a folder source: the files it was read from (relative to the folder) */
@@ -153,6 +155,7 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
       ...(options.dict !== undefined ? { dictText: readDictFile(options.dict) } : {}),
       ...(upstream ? { upstream } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
+      ...(options.attentionHeads !== undefined ? { attentionHeads: options.attentionHeads } : {}),
     });
     checkConvertedTensors(conversion);
     conversion.warnings.push(...checkpoint.warnings, ...(upstream?.warnings ?? []));

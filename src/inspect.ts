@@ -5,6 +5,9 @@ import type { HubertConfig } from './model.js';
 import { type GlobalUse, type PlainJson, type ReadOptions, readCheckpoint, toPlainJson } from './readers/index.js';
 import { DEFAULT_SCAN_LIMIT_BYTES, countNonFinite } from './non-finite.js';
 import { checkConvertedTensors, viewRepeats } from './readers/lazy-tensor.js';
+import { type Offers, type Quantizer, bshallQuantizer, joblibQuantizer, offersOf } from './offers.js';
+import { openInputFile } from './node-files.js';
+import type { ConversionOptions } from './mappings/types.js';
 
 /** Checkpoints up to this size get their values scanned for NaN/Inf by default (reading every byte). */
 export { DEFAULT_SCAN_LIMIT_BYTES };
@@ -28,6 +31,10 @@ export interface InspectReport {
   /** The `--allow-global` names the file was read with ([] when none). */
   allowedGlobals: string[];
   valuesScanned: boolean;
+  /** What a model file offers the family outputs (layers, heads, projection head, padding, unit layer, profiles); null otherwise. */
+  offers: Offers | null;
+  /** Set when the file is a k-means quantizer (by its structure), not a model. */
+  quantizer: Quantizer | null;
   warnings: string[];
 }
 
@@ -47,7 +54,9 @@ function sourceConfigOf(root: unknown): PlainJson | null {
  * tensors, the pickle globals it references, and warnings. Values are scanned for NaN/Inf unless the file is large
  * (`scan` forces either way).
  */
-export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: boolean } = {}): InspectReport {
+export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: boolean } & Pick<ConversionOptions, 'attentionHeads'> = {}): InspectReport {
+  const joblib = sniffJoblibQuantizer(path);
+  if (joblib) return joblib;
   const checkpoint = readCheckpoint(path, options);
   try {
     const warnings = [...checkpoint.warnings];
@@ -56,16 +65,34 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
     let hfConfig: HubertConfig | null = null;
     /** Source paths of the tensors the conversion keeps; null when the file does not convert on its own. */
     let kept: Set<string> | null = null;
+    let offers: Offers | null = null;
+    const quantizer = bshallQuantizer(checkpoint.root);
     try {
-      const detection = detectSource(checkpoint.root, checkpoint.file);
-      kind = detection.kind;
-      evidence = detection.evidence;
-      if (kind === 'superb-downstream') warnings.push('a SUPERB downstream head: convert it with --upstream <its upstream checkpoint>');
-      else {
-        const conversion = toHuggingFace(checkpoint, { kind: detection.kind });
-        kept = new Set(conversion.mapped.map((m) => m.source));
-        hfConfig = conversion.model.config;
-        checkConvertedTensors(conversion);
+      if (quantizer) {
+        evidence = `a k-means quantizer: ${describeQuantizer(quantizer)}`;
+      } else {
+        const detection = detectSource(checkpoint.root, checkpoint.file);
+        kind = detection.kind;
+        evidence = detection.evidence;
+        if (kind === 'superb-downstream') warnings.push('a SUPERB downstream head: convert it with --upstream <its upstream checkpoint>');
+        else {
+          const heads = options.attentionHeads !== undefined ? { attentionHeads: options.attentionHeads } : {};
+          let conversion;
+          let headsKnown = true;
+          try {
+            conversion = toHuggingFace(checkpoint, { kind: detection.kind, ...heads });
+          } catch (error) {
+            if (!(error instanceof HubertConvertError) || error.code !== 'E_NEEDS_HEADS') throw error;
+            // everything but the head count is in the file: map with one head to show the rest, and say what is missing
+            warnings.push(`would not convert without --heads: ${error.message}`);
+            conversion = toHuggingFace(checkpoint, { kind: detection.kind, attentionHeads: 1 });
+            headsKnown = false;
+          }
+          kept = new Set(conversion.mapped.map((m) => m.source));
+          if (headsKnown) hfConfig = conversion.model.config;
+          offers = offersOf(detection.kind, conversion.model, headsKnown);
+          checkConvertedTensors(conversion);
+        }
       }
     } catch (error) {
       if (!(error instanceof HubertConvertError)) throw error;
@@ -109,9 +136,50 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
       globals: checkpoint.globals,
       allowedGlobals: checkpoint.allowedGlobals,
       valuesScanned,
+      offers,
+      quantizer,
       warnings,
     };
   } finally {
     checkpoint.close();
   }
+}
+
+function describeQuantizer(q: Quantizer): string {
+  const where = q.format === 'sklearn-joblib' ? 'scikit-learn, saved with joblib.dump (fairseq learn_kmeans.py)' : "bshall/hubert's torch-saved k-means dict";
+  return `${q.estimator}, ${where}${q.clusters !== undefined ? `, ${q.clusters} clusters of dimension ${q.dim}` : ''}`;
+}
+
+/**
+ * A joblib k-means file is recognised by its first bytes, before the pickle is read (its sklearn globals are not on
+ * the checkpoint allow-list; reading its cluster centres is the k-means reader's job).
+ */
+function sniffJoblibQuantizer(path: string): InspectReport | null {
+  const source = openInputFile(path, { what: 'file' });
+  let quantizer: Quantizer | null;
+  try {
+    quantizer = joblibQuantizer(source);
+  } finally {
+    source.close();
+  }
+  if (!quantizer) return null;
+  return {
+    schema: 'hubert-convert/inspect',
+    version: 1,
+    file: path,
+    bytes: statSync(path).size,
+    format: 'pickle (joblib)',
+    kind: null,
+    evidence: `a k-means quantizer: ${describeQuantizer(quantizer)}`,
+    sourceConfig: null,
+    hfConfig: null,
+    tensors: [],
+    totalTensorBytes: 0,
+    globals: [],
+    allowedGlobals: [],
+    valuesScanned: false,
+    offers: null,
+    quantizer,
+    warnings: ['not a model: use it with a model of the same feature dimension (k-means units of one of its layers)'],
+  };
 }

@@ -9,6 +9,7 @@ function size(bytes: number): string {
 }
 
 function table(rows: string[][]): string {
+  if (rows.length === 0) return '  (none)\n';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`).join('');
 }
@@ -40,12 +41,26 @@ export function renderInspect(r: InspectReport): string {
     text += `Model: ${c.architectures[0]}, ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads, ffn ${c.intermediate_size}, `;
     text += `${c.feat_extract_norm}-norm extractor, ${c.do_stable_layer_norm ? 'pre-LN' : 'post-LN'}, conv ${c.conv_dim.length} layers (bias ${c.conv_bias}), pos-conv ${c.num_conv_pos_embeddings}/${c.num_conv_pos_embedding_groups}${c.conv_pos_batch_norm ? ' batch-norm' : ''}\n`;
   }
+  if (r.offers) {
+    const o = r.offers;
+    const parts = [`${o.layers} layers`, `${o.heads ?? 'unrecorded'} heads`, `hidden ${o.hiddenSize}`];
+    parts.push(o.projection ? `projection head ${o.projection.name} (${o.projection.inFeatures} → ${o.projection.outFeatures})` : 'no projection head');
+    if (o.inputPadding !== null) parts.push(`input padding ${o.inputPadding} samples each side`);
+    if (o.unitLayer !== null) parts.push(`unit layer ${o.unitLayer}`);
+    text += `Offers: ${parts.join(', ')}\n`;
+    text += `Profiles: ${o.profiles.length > 0 ? o.profiles.map((p) => `--profile ${p.profile}${p.variant ? ` ${p.variant}` : ''} (${p.uses})`).join('; ') : 'none'}\n`;
+  }
+  if (r.quantizer) text += `Quantizer: k-means quantizer${r.quantizer.clusters !== undefined ? `, ${r.quantizer.clusters} clusters × ${r.quantizer.dim}` : ''} (${r.quantizer.format})\n`;
   if (r.sourceConfig) text += `Source config: ${JSON.stringify(r.sourceConfig).slice(0, 400)}${JSON.stringify(r.sourceConfig).length > 400 ? '…' : ''}\n`;
-  text += `\nTensors (${r.tensors.length}, ${size(r.totalTensorBytes)}):\n`;
-  text += table([['name', 'dtype', 'shape', 'bytes'], ...r.tensors.map((t) => [t.path, t.dtype, `[${t.shape.join(', ')}]`, size(t.bytes)])]);
-  text += `\nPickle globals:\n`;
-  text += table(r.globals.map((g) => [g.name, `×${g.count}`, g.handling === 'shim' ? 'understood' : g.handling === 'inert' ? 'allow-listed as an inert record (never run)' : 'inert record by --allow-global (never run)']));
-  if (!r.valuesScanned) text += '\nValues not scanned for NaN/Inf (large file); pass --scan to check.\n';
+  if (r.quantizer?.format === 'sklearn-joblib') {
+    text += '\nRecognised by its first bytes; its pickle was not read.\n';
+  } else {
+    text += `\nTensors (${r.tensors.length}, ${size(r.totalTensorBytes)}):\n`;
+    text += table([['name', 'dtype', 'shape', 'bytes'], ...r.tensors.map((t) => [t.path, t.dtype, `[${t.shape.join(', ')}]`, size(t.bytes)])]);
+    text += `\nPickle globals:\n`;
+    text += table(r.globals.map((g) => [g.name, `×${g.count}`, g.handling === 'shim' ? 'understood' : g.handling === 'inert' ? 'allow-listed as an inert record (never run)' : 'inert record by --allow-global (never run)']));
+    if (!r.valuesScanned) text += '\nValues not scanned for NaN/Inf (large file); pass --scan to check.\n';
+  }
   text += r.warnings.length > 0 ? `\nWarnings:\n${r.warnings.map((w) => `  - ${w}\n`).join('')}` : '\nNo warnings.\n';
   return text;
 }
