@@ -97,6 +97,11 @@ export interface ModelCardInput {
   unitLayer?: number;
 }
 
+const PROJECTION_USE: Readonly<Record<string, string>> = {
+  final_proj: "RVC v1 and so-vits-svc vec256l9 apply ContentVec's final_proj to layer 9's output",
+  proj: "hubert-soft's soft units are proj applied to the last layer's output of the 40-sample-padded input",
+};
+
 /** What the folder holds or implies beyond transformers' HubertModel: the projection head, padding, unit layer. */
 function beyondHubertModel(input: ModelCardInput): string[] {
   const lines: string[] = [];
@@ -104,7 +109,7 @@ function beyondHubertModel(input: ModelCardInput): string[] {
   if (p) {
     lines.push(
       `- \`${cell(p.file)}\` holds the projection head \`${cell(p.name)}\` (a Linear ${p.shape[1]} → ${p.shape[0]}: \`${cell(p.name)}.weight\` [${p.shape.join(', ')}], \`${cell(p.name)}.bias\` [${p.shape[0]}]). ` +
-        "transformers' HubertModel has no place for it and ignores the file; apply it to the hidden state you use (RVC v1 and so-vits-svc vec256l9 apply ContentVec's `final_proj` to layer 9, hubert-soft's soft units are `proj` of the last layer).",
+        `transformers' HubertModel has no place for it and ignores the file; apply it to the hidden state you use (${PROJECTION_USE[p.name] ?? 'the source model applies it to its last layer'}).`,
     );
   }
   if (input.inputPadding) {

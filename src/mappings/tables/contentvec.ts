@@ -6,10 +6,12 @@ import type { DropRule } from '../engine.js';
  * speaker-conditioned ones and a conditioned final LayerNorm, plus a contrastive head. Inference (`extract_features`,
  * what RVC and so-vits-svc call) runs the ordinary layers only and needs no speaker embedding, so the rest is dropped.
  */
-const SPEAKER_CONDITIONED = 'speaker-conditioned (CondLayerNorm weight_ln/bias_ln over a speaker embedding); inference runs the ordinary layers only and never reaches it';
+const NEVER_RUN = 'inference runs the ordinary layers only and needs no speaker embedding, so it never reaches this';
 
 /** Every key of a conditioned layer (index ≥ encoder_layers), matched after the layer index was checked. */
-export const CONDITIONED_LAYER_DROPS: readonly DropRule[] = [{ pattern: 'encoder.layers.*', reason: `a ${SPEAKER_CONDITIONED}` }];
+export const CONDITIONED_LAYER_DROPS: readonly DropRule[] = [
+  { pattern: 'encoder.layers.*', reason: `a speaker-conditioned layer (its LayerNorms are CondLayerNorms over a speaker embedding); ${NEVER_RUN}` },
+];
 
 /** The conditioned layer a key belongs to, or undefined. */
 export function conditionedLayerOf(key: string, ordinaryLayers: number): number | undefined {
@@ -18,6 +20,6 @@ export function conditionedLayerOf(key: string, ordinaryLayers: number): number 
 }
 
 export const CONTENTVEC_DROPS: readonly DropRule[] = [
-  { pattern: 'encoder.cond_layer_norm.*', reason: `the final LayerNorm of the conditioned layers, ${SPEAKER_CONDITIONED}` },
+  { pattern: 'encoder.cond_layer_norm.*', reason: `the speaker-conditioned LayerNorm after the conditioned layers; ${NEVER_RUN}` },
   { pattern: 'layer_proj.*', reason: 'the contrastive-loss projection of ContentVec training (ctr_layers); never used at inference' },
 ];
