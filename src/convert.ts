@@ -6,6 +6,7 @@ import { refuseHubId } from './hub-id.js';
 import { checkLabels } from './labels.js';
 import { toHuggingFace } from './mappings/index.js';
 import type { Conversion, SourceKind } from './mappings/types.js';
+import type { HfModel } from './model.js';
 import { type Checkpoint, type ReadOptions, globalPolicy, readCheckpoint } from './readers/index.js';
 import { readHfFolder } from './readers/hf-folder.js';
 import { readDictFile } from './side-inputs.js';
@@ -118,6 +119,11 @@ function inputPaths(input: string, options: Pick<ConvertOptions, 'dict' | 'upstr
   ];
 }
 
+function projectionEntries(p: HfModel['projection']): Conversion['mapped'] {
+  if (!p) return [];
+  return (['weight', 'bias'] as const).map((part) => ({ source: `${p.name}.safetensors:${p.name}.${part}`, target: `${p.name}.${part}`, dtype: p[part].dtype, shape: [...p[part].shape] }));
+}
+
 /** Reads the source and maps it: a checkpoint file, or an existing Hugging Face folder. */
 export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'attentionHeads' | 'strict' | 'allowGlobals'>): {
   conversion: Conversion;
@@ -133,7 +139,11 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
     const conversion: Conversion = {
       kind: 'hf-folder',
       model: folder.model,
-      mapped: [...folder.model.tensors].map(([name, t]) => ({ source: folder.storedNames.get(name) ?? name, target: name, dtype: t.dtype, shape: [...t.shape] })),
+      mapped: [
+        ...[...folder.model.tensors].map(([name, t]) => ({ source: folder.storedNames.get(name) ?? name, target: name, dtype: t.dtype, shape: [...t.shape] })),
+        // the projection head beside the model, named in the report by its file
+        ...projectionEntries(folder.model.projection),
+      ],
       dropped: [],
       warnings: folder.warnings,
     };

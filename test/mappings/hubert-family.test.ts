@@ -331,6 +331,10 @@ describe('the written folder, and the folder read back', () => {
     const second = join(work, 'from-folder');
     const { report } = await convert(first, { out: second });
     expect(report.files.map((f) => f.path)).toContain('proj.safetensors');
+    expect(report.mapped.filter((m) => m.target.startsWith('proj.')).map((m) => [m.source, m.target])).toEqual([
+      ['proj.safetensors:proj.weight', 'proj.weight'],
+      ['proj.safetensors:proj.bias', 'proj.bias'],
+    ]);
     expect(sha256(readFileSync(join(second, 'proj.safetensors')))).toBe(sha256(readFileSync(join(first, 'proj.safetensors'))));
     expect(JSON.parse(readFileSync(join(second, 'config.json'), 'utf8'))['hubert_convert_input_padding']).toBe(40);
     const { verify } = await import('../../src/verify/index.js');
