@@ -6,20 +6,19 @@ import { refuseHubId } from './hub-id.js';
 import { checkLabels } from './labels.js';
 import { toHuggingFace } from './mappings/index.js';
 import type { Conversion, SourceKind } from './mappings/types.js';
+import type { HfModel } from './model.js';
 import { type Checkpoint, type ReadOptions, globalPolicy, readCheckpoint } from './readers/index.js';
 import { readHfFolder } from './readers/hf-folder.js';
 import { readDictFile } from './side-inputs.js';
 import { checkConvertedTensors } from './readers/lazy-tensor.js';
 import { type FileDescription, describeFile, describeFileInBackground } from './source-info.js';
 import type { OnnxVariant } from './writers/onnx/index.js';
-import type { HfModel } from './model.js';
 import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, type SourceFileInfo, writeHuggingFaceFolder } from './writers/folder.js';
 import { type InputPath, refuseOutputOverlap } from './writers/output-guard.js';
 import { parseSize } from './writers/size.js';
 import { validateConversion } from './validate.js';
 import { type OutputOptions, type OutputSpec, resolveOutputs } from './outputs.js';
 import { readKMeansFile, writeOutputFiles } from './output-files.js';
-import { readProjectionBeside } from './readers/projection-head.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
 
 export interface ConvertOptions {
@@ -31,6 +30,8 @@ export interface ConvertOptions {
   upstream?: string;
   labels?: string[];
   kind?: SourceKind;
+  /** Attention heads of a bshall model that is not 768 wide (its state dict does not record them). */
+  attentionHeads?: number;
   dtype?: OutputDType;
   /** e.g. "5GB" or a number of bytes. */
   maxShardSize?: string | number;
@@ -131,8 +132,13 @@ function inputPaths(input: string, options: Pick<ConvertOptions, 'dict' | 'upstr
   ];
 }
 
+function projectionEntries(p: HfModel['projection']): Conversion['mapped'] {
+  if (!p) return [];
+  return (['weight', 'bias'] as const).map((part) => ({ source: `${p.name}.safetensors:${p.name}.${part}`, target: `${p.name}.${part}`, dtype: p[part].dtype, shape: [...p[part].shape] }));
+}
+
 /** Reads the source and maps it: a checkpoint file, or an existing Hugging Face folder. */
-export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'strict' | 'allowGlobals'>): {
+export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'labels' | 'kind' | 'attentionHeads' | 'strict' | 'allowGlobals'>): {
   conversion: Conversion;
   close: () => void;
   /** for a folder source: the files it was read from (relative to the folder) */
@@ -146,16 +152,15 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
     const conversion: Conversion = {
       kind: 'hf-folder',
       model: folder.model,
-      mapped: [...folder.model.tensors].map(([name, t]) => ({ source: folder.storedNames.get(name) ?? name, target: name, dtype: t.dtype, shape: [...t.shape] })),
+      mapped: [
+        ...[...folder.model.tensors].map(([name, t]) => ({ source: folder.storedNames.get(name) ?? name, target: name, dtype: t.dtype, shape: [...t.shape] })),
+        // the projection head beside the model, named in the report by its file
+        ...projectionEntries(folder.model.projection),
+      ],
       dropped: [],
       warnings: folder.warnings,
     };
     checkConvertedTensors(conversion);
-    // a HuBERT-family folder keeps its projection head beside the weights (final_proj.safetensors / proj.safetensors)
-    if (!conversion.model.projection) {
-      const head = readProjectionBeside(input);
-      if (head) conversion.model = { ...conversion.model, projection: head };
-    }
     const sourceFiles = ['config.json', 'preprocessor_config.json', ...folder.weightFiles, ...(conversion.model.projection ? [`${conversion.model.projection.name}.safetensors`] : [])].filter((f) => existsSync(join(input, f)));
     return { conversion, close: () => folder.close(), sourceFiles };
   }
@@ -173,6 +178,7 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
       ...(options.dict !== undefined ? { dictText: readDictFile(options.dict) } : {}),
       ...(upstream ? { upstream } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
+      ...(options.attentionHeads !== undefined ? { attentionHeads: options.attentionHeads } : {}),
     });
     checkConvertedTensors(conversion);
     conversion.warnings.push(...checkpoint.warnings, ...(upstream?.warnings ?? []));

@@ -8,17 +8,21 @@ export type FileOffers =
       what: 'model';
       /** `--output-layer` takes 1..layers */
       layers: number;
+      /** null when the file does not record them (a bshall model not 768 wide, inspected without --heads) */
+      heads: number | null;
       hidden: number;
       /** the projection head `--final-proj` applies, if the model carries one */
       projection: { name: string; out: number } | null;
       /** zero samples the graphs pad on each side (bshall units()) */
       inputPadding: number;
+      /** the layer the original API takes units from (hubert-discrete: 7), if the source says */
+      unitLayer: number | null;
       /** profiles whose layer and head this model has (a 12-layer ContentVec with final_proj fits all four ContentVec ones) */
       profiles: ProfileName[];
     }
   | { what: 'kmeans-quantizer'; format: string; estimator: string | null; clusters: number; dim: number };
 
-export function offersOf(model: HfModel): FileOffers {
+export function offersOf(model: HfModel, headsKnown = true): FileOffers {
   const layers = model.config.num_hidden_layers;
   const head = model.projection ?? null;
   const profiles = Object.values(PROFILES)
@@ -28,9 +32,11 @@ export function offersOf(model: HfModel): FileOffers {
   return {
     what: 'model',
     layers,
+    heads: headsKnown ? model.config.num_attention_heads : null,
     hidden: model.config.hidden_size,
     projection: head ? { name: head.name, out: head.weight.shape[0]! } : null,
     inputPadding: model.inputPadding ?? 0,
+    unitLayer: model.unitLayer ?? null,
     profiles,
   };
 }

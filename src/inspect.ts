@@ -7,6 +7,7 @@ import { DEFAULT_SCAN_LIMIT_BYTES, countNonFinite } from './non-finite.js';
 import { checkConvertedTensors, viewRepeats } from './readers/lazy-tensor.js';
 import { type FileOffers, offersOf, quantizerOffers } from './inspect-offers.js';
 import { looksLikeJoblibKMeans, readKMeansFile } from './output-files.js';
+import type { ConversionOptions } from './mappings/types.js';
 
 /** Checkpoints up to this size get their values scanned for NaN/Inf by default (reading every byte). */
 export { DEFAULT_SCAN_LIMIT_BYTES };
@@ -51,7 +52,7 @@ function sourceConfigOf(root: unknown): PlainJson | null {
  * tensors, the pickle globals it references, and warnings. Values are scanned for NaN/Inf unless the file is large
  * (`scan` forces either way).
  */
-export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: boolean } = {}): InspectReport {
+export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: boolean } & Pick<ConversionOptions, 'attentionHeads'> = {}): InspectReport {
   // a joblib k-means dump is not a plain pickle (raw array bytes follow its wrappers): read it as a quantizer
   if (looksLikeJoblibKMeans(path)) {
     const q = readKMeansFile(path, options.allowGlobals);
@@ -79,11 +80,22 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
       evidence = detection.evidence;
       if (kind === 'superb-downstream') warnings.push('a SUPERB downstream head: convert it with --upstream <its upstream checkpoint>');
       else {
-        const conversion = toHuggingFace(checkpoint, { kind: detection.kind });
+        const heads = options.attentionHeads !== undefined ? { attentionHeads: options.attentionHeads } : {};
+        let conversion;
+        let headsKnown = true;
+        try {
+          conversion = toHuggingFace(checkpoint, { kind: detection.kind, ...heads });
+        } catch (error) {
+          if (!(error instanceof HubertConvertError) || error.code !== 'E_NEEDS_HEADS') throw error;
+          // everything but the head count is in the file: map with one head to show the rest, and say what is missing
+          warnings.push(`would not convert without --heads: ${error.message}`);
+          conversion = toHuggingFace(checkpoint, { kind: detection.kind, attentionHeads: 1 });
+          headsKnown = false;
+        }
         kept = new Set(conversion.mapped.map((m) => m.source));
-        hfConfig = conversion.model.config;
+        if (headsKnown) hfConfig = conversion.model.config;
         checkConvertedTensors(conversion);
-        offers = offersOf(conversion.model);
+        offers = offersOf(conversion.model, headsKnown);
       }
     } catch (error) {
       if (!(error instanceof HubertConvertError)) throw error;

@@ -97,6 +97,11 @@ export interface HfModel {
    * and hubert-discrete `units()`: 40). Graphs that reproduce that API pad inside; transformers' HubertModel does not.
    */
   inputPadding?: number;
+  /**
+   * The 1-based transformer layer whose output the original code quantises into discrete units (bshall's
+   * hubert-discrete `units()`: layer 7). Informational for outputs that cut the graph (`--output-layer`, `--kmeans`).
+   */
+  unitLayer?: number;
 }
 
 /**

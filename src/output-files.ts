@@ -3,11 +3,10 @@
  * which transformers' HubertModel has no place for) and the k-means centres (`kmeans.safetensors`), so the folder
  * alone says what its graphs compute and verify can recompute it. Also the --kmeans input, read from disk.
  */
-import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { HfModel } from './model.js';
 import { openInputFile } from './node-files.js';
-import { KMEANS_FILE, KMEANS_TENSOR, type OutputSpec, type OutputsRecord, describeOutputs, projectionFile } from './outputs.js';
+import { KMEANS_FILE, KMEANS_TENSOR, type OutputSpec, type OutputsRecord, describeOutputs } from './outputs.js';
 import { type KMeansQuantizer, centersTensor, readKMeans } from './readers/kmeans.js';
 import { writeSafetensors } from './writers/disk-safetensors.js';
 import type { FileRecord } from './writers/folder.js';
@@ -34,14 +33,9 @@ export function readKMeansFile(path: string, allowGlobals?: readonly string[]): 
   }
 }
 
-/** Writes the head (whenever the model has one and the folder does not hold it yet) and the centres (with --kmeans). */
+/** Writes the k-means centres (with --kmeans) beside the model; the projection head is written with the model (writers/folder.ts). */
 export function writeOutputFiles(dir: string, model: HfModel, spec: OutputSpec | null): { files: FileRecord[]; record: OutputsRecord | null } {
   const files: FileRecord[] = [];
-  const head = model.projection;
-  if (head && !existsSync(join(dir, projectionFile(head)))) {
-    const written = writeSafetensors(join(dir, projectionFile(head)), [[`${head.name}.weight`, head.weight], [`${head.name}.bias`, head.bias]]);
-    files.push({ path: projectionFile(head), bytes: written.bytes, sha256: written.sha256 });
-  }
   if (spec?.kmeans) {
     const q = spec.kmeans;
     const written = writeSafetensors(join(dir, KMEANS_FILE), [[KMEANS_TENSOR, centersTensor(q)]], {

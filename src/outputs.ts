@@ -6,6 +6,7 @@
  * One resolved `OutputSpec` drives the ONNX builder, the files written beside the model and verify (which reads the
  * spec back from each graph's metadata, `hubert_convert.outputs`, and computes the same outputs in float64).
  */
+import { projectionFile } from './family-fields.js';
 import { CorruptInputError, UsageError } from './errors.js';
 import type { HfModel, ProjectionHead } from './model.js';
 import { PROFILES, PROFILE_CHOICES, type Profile, type ProfileName } from './profiles.js';
@@ -40,7 +41,6 @@ export interface OutputSpec {
 /** The folder files the spec's extra weights live in. */
 export const KMEANS_FILE = 'kmeans.safetensors';
 export const KMEANS_TENSOR = 'cluster_centers';
-export const projectionFile = (head: { name: string }): string => `${head.name}.safetensors`;
 
 /** ONNX metadata key holding the spec (JSON, see `describeOutputs`). */
 export const OUTPUTS_METADATA_KEY = 'hubert_convert.outputs';
@@ -152,7 +152,7 @@ export function describeOutputs(spec: OutputSpec): OutputsRecord {
     version: 1,
     outputs: outputNamesOf(spec),
     layer: spec.layer,
-    projection: spec.projection ? { name: spec.projection.name, file: projectionFile(spec.projection), out: spec.projection.weight.shape[0]! } : null,
+    projection: spec.projection ? { name: spec.projection.name, file: projectionFile(spec.projection.name), out: spec.projection.weight.shape[0]! } : null,
     kmeans: spec.kmeans ? { file: KMEANS_FILE, tensor: KMEANS_TENSOR, clusters: spec.kmeans.clusters, dim: spec.kmeans.dim, source: fileName(spec.kmeans.file), format: spec.kmeans.format } : null,
     dedup_units: spec.dedupUnits,
     input_padding: spec.inputPadding,

@@ -66,6 +66,7 @@ export async function runConvert(
     dtype: OutputDType;
     maxShardSize: string;
     kind?: SourceKind;
+    heads?: number;
     allowGlobal: string[];
     force?: boolean;
     verify?: boolean;
@@ -90,6 +91,7 @@ export async function runConvert(
       hiddenStates: flags.hiddenStates ?? false,
       ...(flags.externalData ? { externalData: true } : {}),
       ...(flags.kind ? { kind: flags.kind } : {}),
+      ...(flags.heads !== undefined ? { attentionHeads: flags.heads } : {}),
       ...(flags.allowGlobal.length > 0 ? { allowGlobals: flags.allowGlobal } : {}),
       force: flags.force ?? false,
       verify: flags.verify ?? false,
@@ -105,9 +107,13 @@ export async function runConvert(
   else process.stdout.write(renderConvertSummary(result));
 }
 
-export async function runInspect(file: string, flags: CommonFlags & { allowGlobal: string[]; scan?: boolean }): Promise<void> {
+export async function runInspect(file: string, flags: CommonFlags & { allowGlobal: string[]; scan?: boolean; heads?: number }): Promise<void> {
   refuseHubId(file, 'the file');
-  const report = inspectCheckpoint(file, { allowGlobals: flags.allowGlobal, ...(flags.scan !== undefined ? { scan: flags.scan } : {}) });
+  const report = inspectCheckpoint(file, {
+    allowGlobals: flags.allowGlobal,
+    ...(flags.scan !== undefined ? { scan: flags.scan } : {}),
+    ...(flags.heads !== undefined ? { attentionHeads: flags.heads } : {}),
+  });
   if (flags.json) printJson(report);
   else process.stdout.write(renderInspect(report));
 }

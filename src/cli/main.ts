@@ -25,6 +25,12 @@ function layerNumber(value: string): number {
   return n;
 }
 
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -55,7 +61,8 @@ program
   .option('--profile <name>', 'the ONNX I/O contract of a voice-conversion project: rvc-v1, rvc-v2, so-vits-vec256l9, so-vits-vec768l12, so-vits-hubertsoft (docs/PROFILES.md)')
   .addOption(new Option('--dtype <dtype>', 'dtype of the written weights').choices(['keep', 'fp32', 'fp16', 'bf16']).default('keep'))
   .option('--max-shard-size <size>', 'largest safetensors shard, e.g. 5GB or 500MB', '5GB')
-  .addOption(new Option('--kind <kind>', 'source kind, overriding detection').choices(['fairseq-hubert', 'fairseq-hubert-ctc', 's3prl-hubert', 'distilhubert', 'superb-downstream']))
+  .addOption(new Option('--kind <kind>', 'source kind, overriding detection').choices(['fairseq-hubert', 'fairseq-hubert-ctc', 's3prl-hubert', 'distilhubert', 'superb-downstream', 'contentvec-legacy', 'contentvec', 'hubert-soft', 'hubert-discrete']))
+  .option('--heads <n>', "attention heads of a bshall hubert-soft/-discrete model that is not 768 wide (its state dict does not record them)", positiveInteger)
   .option('--allow-global <module.name>', 'keep this pickle global outside the allow-list as an inert record (after checking the file); repeatable', collect, [])
   .option('--strict', 'accepted for compatibility; refusing every pickle global outside the allow-list is now the default')
   .option('--force', 'replace an existing output folder, if it is empty or one hubert-convert wrote')
@@ -83,6 +90,7 @@ program
   .option('--allow-global <module.name>', 'keep this pickle global outside the allow-list as an inert record (after checking the file); repeatable', collect, [])
   .option('--strict', 'accepted for compatibility; refusing every pickle global outside the allow-list is now the default')
   .option('--scan', 'scan every tensor for NaN/Inf even in files over 1 GiB')
+  .option('--heads <n>', 'attention heads of a bshall model that is not 768 wide (as for convert)', positiveInteger)
   .option('--no-scan', 'do not scan tensor values')
   .addHelpText('after', '\nExamples:\n  $ hubert-convert inspect hubert_base_ls960.pt\n  $ hubert-convert inspect model.ckpt --json | jq .tensors')
   .action(async (file: string, options, command: Command) => runInspect(file, { ...command.optsWithGlobals(), ...options }));

@@ -9,6 +9,7 @@ function size(bytes: number): string {
 }
 
 function table(rows: string[][]): string {
+  if (rows.length === 0) return '  (none)\n';
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`).join('');
 }
@@ -42,6 +43,8 @@ export function renderInspect(r: InspectReport): string {
   }
   if (r.offers?.what === 'model') {
     const o = r.offers;
+    if (o.heads === null) text += `Heads: not recorded in the file (${o.layers} layers, hidden ${o.hidden}); pass --heads N to convert it\n`;
+    if (o.unitLayer !== null) text += `Units: its original API takes them from layer ${o.unitLayer} (--output-layer ${o.unitLayer} --kmeans <its k-means file>)\n`;
     text += `Offers: --output-layer 1..${o.layers}${o.projection ? `, --final-proj (${o.projection.name}, ${o.projection.out} channels)` : ', no projection head'}${o.inputPadding ? `, ${o.inputPadding}-sample padding inside` : ''}; profiles: ${o.profiles.length ? o.profiles.join(', ') : 'none (needs 12 layers, or a head)'}\n`;
   } else if (r.offers?.what === 'kmeans-quantizer') {
     text += `Quantizer: ${r.offers.clusters} clusters × ${r.offers.dim} features (${r.offers.estimator ?? r.offers.format}); use it with --output-layer N --kmeans ${r.file}\n`;

@@ -19,14 +19,25 @@ export interface DropRule {
   readonly reason: string;
 }
 
+/**
+ * A fused source tensor that becomes several HF tensors, cut along its first dimension into equal parts in `into`
+ * order (torch's MultiheadAttention `in_proj_weight` rows are [q; k; v]).
+ */
+export interface SplitRule {
+  readonly from: string;
+  readonly into: readonly string[];
+}
+
 export interface MappingTable {
   readonly name: string;
   readonly renames: readonly RenameRule[];
   readonly drops: readonly DropRule[];
+  readonly splits?: readonly SplitRule[];
 }
 
 export interface TableResult {
-  mapped: Array<{ source: string; target: string }>;
+  /** `part` when the target is one of the equal first-dimension parts of a split source. */
+  mapped: Array<{ source: string; target: string; part?: { index: number; of: number } }>;
   dropped: Array<{ source: string; reason: string }>;
   unknown: string[];
 }
@@ -36,7 +47,14 @@ interface CompiledRename {
   hf: string;
 }
 
-const compiled = new WeakMap<MappingTable, { renames: CompiledRename[]; drops: Array<{ regex: RegExp; reason: string }> }>();
+interface CompiledSplit {
+  regex: RegExp;
+  into: readonly string[];
+}
+
+const compiled = new WeakMap<MappingTable, { renames: CompiledRename[]; splits: CompiledSplit[]; drops: Array<{ regex: RegExp; reason: string }> }>();
+
+const layerPattern = (source: string) => new RegExp(`^${escapeRegex(source).replace(/\\\{n\\\}/g, '(\\d+)')}$`);
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -52,6 +70,7 @@ function compile(table: MappingTable) {
           hf: rule.hf,
         })),
       ),
+      splits: (table.splits ?? []).map((rule) => ({ regex: layerPattern(rule.from), into: rule.into })),
       drops: table.drops.map((d) => ({ regex: new RegExp(`^${escapeRegex(d.pattern).replace(/\\\*/g, '.*')}$`), reason: d.reason })),
     };
     compiled.set(table, c);
@@ -59,11 +78,21 @@ function compile(table: MappingTable) {
   return c;
 }
 
-/** Renames `keys` by `table`. Rename rules win over drop rules; the first matching rule applies. */
+/** Renames `keys` by `table`. Rename and split rules win over drop rules; the first matching rule applies. */
 export function applyTable(table: MappingTable, keys: Iterable<string>): TableResult {
-  const { renames, drops } = compile(table);
+  const { renames, splits, drops } = compile(table);
   const result: TableResult = { mapped: [], dropped: [], unknown: [] };
   next: for (const key of keys) {
+    for (const rule of splits) {
+      const m = rule.regex.exec(key);
+      if (m) {
+        rule.into.forEach((hf, index) => {
+          let i = 1;
+          result.mapped.push({ source: key, target: hf.replace(/\{n\}/g, () => m[i++]!), part: { index, of: rule.into.length } });
+        });
+        continue next;
+      }
+    }
     for (const rule of renames) {
       const m = rule.regex.exec(key);
       if (m) {
@@ -93,7 +122,7 @@ export function weightAndBias(hf: string, ...from: string[]): RenameRule[] {
  * for messages about a tensor the model needs but the source lacks.
  */
 export function sourceNameFor(table: MappingTable, hf: string): string | undefined {
-  for (const rule of table.renames) {
+  for (const rule of [...table.renames, ...(table.splits ?? []).flatMap((s) => s.into.map((into) => ({ hf: into, from: [s.from] })))]) {
     const m = new RegExp(`^${escapeRegex(rule.hf).replace(/\\\{n\\\}/g, '(\\d+)')}$`).exec(hf);
     if (!m) continue;
     let i = 1;

@@ -15,8 +15,10 @@ export interface SourceHints {
   declared: readonly Declared[];
   /** `layer_type` wherever a model config has one (transformer, conformer, …). */
   layerTypes: readonly Declared[];
-  /** Keys of the first state dict found (`model`, `model_weight`, `Distiller`, `Downstream`). */
+  /** Keys of the first state dict found (`model`, `model_weight`, `Distiller`, `Downstream`, `hubert`, or a bare top level of tensors). */
   stateKeys: readonly string[];
+  /** A value of that state dict by key. */
+  stateAt(key: string): unknown;
   /** Value at a path of Maps, or undefined. */
   at(...path: string[]): unknown;
 }
@@ -41,7 +43,16 @@ const LAYER_TYPE_PATHS: ReadonlyArray<readonly string[]> = [
   ['cfg', 'layer_type'],
 ];
 
-const STATE_DICT_KEYS = ['model', 'model_weight', 'Distiller', 'Downstream'];
+const STATE_DICT_KEYS = ['model', 'model_weight', 'Distiller', 'Downstream', 'hubert'];
+
+const isTensorLike = (v: unknown) => typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'chunks' in v;
+
+/** A top level that is itself a state dict (torch.save(model.state_dict())): string keys, every value a tensor. */
+function isBareStateDict(root: unknown): root is Map<unknown, unknown> {
+  if (!(root instanceof Map) || root.size === 0) return false;
+  for (const [k, v] of root) if (typeof k !== 'string' || !isTensorLike(v)) return false;
+  return true;
+}
 
 export function readHints(root: unknown): SourceHints {
   const at = (...path: string[]): unknown => {
@@ -54,8 +65,9 @@ export function readHints(root: unknown): SourceHints {
       const v = at(...p);
       return typeof v === 'string' ? [{ where: p.join('.'), name: v }] : [];
     });
-  const dict = STATE_DICT_KEYS.map((k) => at(k)).find((v) => v instanceof Map);
-  return { top: new Set(keysOf(root)), declared: strings(NAME_PATHS), layerTypes: strings(LAYER_TYPE_PATHS), stateKeys: keysOf(dict), at };
+  const dict = STATE_DICT_KEYS.map((k) => at(k)).find((v) => v instanceof Map) ?? (isBareStateDict(root) ? root : undefined);
+  const stateAt = (key: string): unknown => (dict instanceof Map ? dict.get(key) : undefined);
+  return { top: new Set(keysOf(root)), declared: strings(NAME_PATHS), layerTypes: strings(LAYER_TYPE_PATHS), stateKeys: keysOf(dict), stateAt, at };
 }
 
 /** The first declared name among `names`, as evidence text, or undefined. */

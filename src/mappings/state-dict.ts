@@ -1,18 +1,19 @@
 import { CorruptInputError, UnsupportedModelError } from '../errors.js';
 import type { TensorData } from '../tensor.js';
 import { type MappingTable, applyTable, sourceNameFor } from './engine.js';
+import { firstDimPart } from './tensor-parts.js';
 import type { DroppedTensor, MappedTensor } from './types.js';
 
 /** A source state dict: tensors by key, plus where it sits in the checkpoint (for report paths). */
 export interface SourceStateDict {
-  /** Path of the dict inside the checkpoint, e.g. `model` or `Distiller`; report paths are `<path>/<key>`. */
+  /** Path of the dict inside the checkpoint, e.g. `model` or `Distiller` ('' for the top level); report paths are `<path>/<key>`. */
   path: string;
   tensors: Map<string, TensorData>;
   /** `upstream:` for tensors that come from the --upstream checkpoint. */
   origin?: string;
 }
 
-function isTensor(value: unknown): value is TensorData {
+export function isTensor(value: unknown): value is TensorData {
   return typeof value === 'object' && value !== null && 'dtype' in value && 'shape' in value && 'chunks' in value;
 }
 
@@ -22,12 +23,12 @@ export function stateDictAt(root: unknown, path: string[], file: string): Source
   for (const key of path) value = value instanceof Map ? value.get(key) : undefined;
   const where = path.join('/');
   if (!(value instanceof Map)) {
-    throw new CorruptInputError('E_NO_STATE_DICT', `${file}: expected a state dict (a dict of tensors) at "${where}" but found ${value === undefined ? 'nothing' : typeof value}`);
+    throw new CorruptInputError('E_NO_STATE_DICT', `${file}: expected a state dict (a dict of tensors) at "${where || 'the top level'}" but found ${value === undefined ? 'nothing' : typeof value}`);
   }
   const tensors = new Map<string, TensorData>();
   for (const [key, tensor] of value) {
     if (typeof key !== 'string' || !isTensor(tensor)) {
-      throw new CorruptInputError('E_NO_STATE_DICT', `${file}: "${where}" should hold only tensors, but "${String(key)}" is ${tensor === null ? 'None' : typeof tensor}`);
+      throw new CorruptInputError('E_NO_STATE_DICT', `${file}: ${where ? `"${where}"` : 'the top level'} should hold only tensors, but "${String(key)}" is ${tensor === null ? 'None' : typeof tensor}`);
     }
     tensors.set(key, tensor);
   }
@@ -46,7 +47,7 @@ export class MappedTensors {
     for (const { dict, table, targetPrefix, strip } of this.applied) {
       if (!target.startsWith(targetPrefix)) continue;
       const source = sourceNameFor(table, target.slice(targetPrefix.length));
-      if (source !== undefined) return `${dict.origin ?? ''}${dict.path}/${strip}${source}`;
+      if (source !== undefined) return `${dict.origin ?? ''}${dict.path ? `${dict.path}/` : ''}${strip}${source}`;
     }
     return undefined;
   };
@@ -59,7 +60,8 @@ export class MappedTensors {
     const strip = opts.stripPrefix ?? '';
     const keys = opts.keys ?? [...dict.tensors.keys()];
     const result = applyTable(table, keys.map((k) => k.slice(strip.length)));
-    const sourceName = (key: string) => `${dict.origin ?? ''}${dict.path}/${strip}${key}`;
+    // a bare state dict (the checkpoint's top level) has no path: its tensors are named by key alone, as the reader names them
+    const sourceName = (key: string) => `${dict.origin ?? ''}${dict.path ? `${dict.path}/` : ''}${strip}${key}`;
     this.applied.push({ dict, table, targetPrefix: opts.targetPrefix ?? '', strip });
     if (result.unknown.length > 0) {
       throw new UnsupportedModelError(
@@ -69,14 +71,16 @@ export class MappedTensors {
         { unknown: result.unknown.map((k) => strip + k) },
       );
     }
-    for (const { source, target } of result.mapped) {
+    for (const { source, target, part } of result.mapped) {
       const name = `${opts.targetPrefix ?? ''}${target}`;
       if (this.tensors.has(name)) {
         throw new CorruptInputError('E_DUPLICATE_TARGET', `two source tensors map to ${name} (the second is ${sourceName(source)})`);
       }
-      const tensor = dict.tensors.get(strip + source)!;
+      const whole = dict.tensors.get(strip + source)!;
+      const tensor = part ? firstDimPart(whole, part.index, part.of, sourceName(source)) : whole;
       this.tensors.set(name, tensor);
-      this.mapped.push({ source: sourceName(source), target: name, dtype: tensor.dtype, shape: [...tensor.shape] });
+      const rows: [number, number] | undefined = part ? [part.index * tensor.shape[0]!, (part.index + 1) * tensor.shape[0]!] : undefined;
+      this.mapped.push({ source: sourceName(source), target: name, dtype: tensor.dtype, shape: [...tensor.shape], ...(rows ? { rows } : {}) });
     }
     for (const { source, reason } of result.dropped) this.dropped.push({ source: sourceName(source), reason });
   }

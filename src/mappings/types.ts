@@ -8,6 +8,10 @@ export type SourceKind =
   | 's3prl-hubert' // s3prl's converted HuBERT checkpoint (task_cfg, model_cfg, model_weight, dictionaries_symbols)
   | 'distilhubert' // s3prl distiller checkpoint
   | 'superb-downstream' // s3prl SUPERB utterance-level downstream checkpoint (needs its upstream)
+  | 'contentvec-legacy' // ContentVec converted to a plain fairseq HuBERT (checkpoint_best_legacy_500.pt, RVC's hubert_base.pt)
+  | 'contentvec' // ContentVec as its fork of fairseq saves it (checkpoint_best_500.pt): speaker-conditioned layers on top
+  | 'hubert-soft' // bshall/hubert HubertSoft state dict (torch.hub release or train.py checkpoint)
+  | 'hubert-discrete' // bshall/hubert HubertDiscrete state dict (its k-means is a separate file)
   | 'hf-folder'; // an existing Hugging Face HuBERT folder
 
 export const SOURCE_KINDS: readonly SourceKind[] = [
@@ -16,6 +20,10 @@ export const SOURCE_KINDS: readonly SourceKind[] = [
   's3prl-hubert',
   'distilhubert',
   'superb-downstream',
+  'contentvec-legacy',
+  'contentvec',
+  'hubert-soft',
+  'hubert-discrete',
   'hf-folder',
 ];
 
@@ -26,6 +34,8 @@ export interface MappedTensor {
   target: string;
   dtype: DType;
   shape: number[];
+  /** First-dimension rows [start, end) of the source it is, when the source is a fused tensor split in parts. */
+  rows?: [number, number];
   /** Set by the writer when the tensor was cast on the way out. */
   cast?: DType;
 }
@@ -65,4 +75,9 @@ export interface ConversionOptions {
   upstream?: import('../readers/index.js').Checkpoint;
   /** Class labels for sequence classification, in class-index order. */
   labels?: string[];
+  /**
+   * Attention heads of a bshall/hubert model (its state dict does not record them; its code fixes 12 heads of 64
+   * channels for the 768-wide releases). Needed only for other widths; ignored by sources whose config says.
+   */
+  attentionHeads?: number;
 }

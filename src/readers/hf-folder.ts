@@ -7,7 +7,9 @@ import type { TensorData } from '../tensor.js';
 import { type ReadOptions, readCheckpoint } from './index.js';
 import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
 import { type HfWeights, type SafetensorsIndex, openHfWeightFilesIn, readSafetensorsIndexIn } from './safetensors-index.js';
-import type { SafetensorsTensor } from './safetensors.js';
+import { type SafetensorsTensor, parseSafetensors } from './safetensors.js';
+import { PROJECTION_NAMES, familyFieldsOf, projectionFile } from '../family-fields.js';
+import type { ProjectionHead } from '../model.js';
 
 /** config.json, preprocessor_config.json, conversion_report.json: small files; anything bigger is not one of them. */
 export const MAX_SMALL_JSON_BYTES = 16 << 20;
@@ -116,7 +118,28 @@ export function readHfFolder(dir: string, readOptions: ReadOptions = {}): HfFold
     storedNames.set(normalised, name);
   }
 
-  const config = { ...withHubertDefaults(rawConfig), architectures: [architecture] } as HubertConfig;
+  const family = familyFieldsOf(rawConfig);
+  if (family.problems.length > 0) {
+    close();
+    throw new CorruptInputError('E_CONFIG_INVALID', `${configPath}: ${family.problems.join('; ')}; re-run the conversion to rewrite it`, { problems: family.problems });
+  }
+  const config = { ...withHubertDefaults(family.rest), architectures: [architecture] } as HubertConfig;
+  let projection: ProjectionHead | undefined;
+  try {
+    const head = readProjection(dir);
+    if (head) {
+      projection = head.projection;
+      weightFiles.push(head.file);
+      const closeModel = close;
+      close = () => {
+        closeModel();
+        head.close();
+      };
+    }
+  } catch (error) {
+    close();
+    throw error;
+  }
 
   const preprocessorPath = join(dir, 'preprocessor_config.json');
   let preprocessor: PreprocessorConfig;
@@ -127,5 +150,33 @@ export function readHfFolder(dir: string, readOptions: ReadOptions = {}): HfFold
     warnings.push(`${dir} has no preprocessor_config.json; assuming do_normalize=true (the Wav2Vec2FeatureExtractor default)`);
     preprocessor = derived;
   }
-  return { dir, rawConfig, model: { architecture, config, preprocessor, tensors }, weightFiles, storedNames, warnings, close };
+  const model: HfModel = { architecture, config, preprocessor, tensors, ...(projection ? { projection } : {}), ...family.fields };
+  return { dir, rawConfig, model, weightFiles, storedNames, warnings, close };
+}
+
+/**
+ * The projection head written beside the model (`final_proj.safetensors` or `proj.safetensors`, see
+ * ../family-fields.ts), or null. It must hold exactly its weight and bias; two heads in one folder are ambiguous.
+ */
+function readProjection(dir: string): { projection: ProjectionHead; file: string; close: () => void } | null {
+  const present = PROJECTION_NAMES.filter((name) => pathExists(join(dir, projectionFile(name))));
+  if (present.length === 0) return null;
+  if (present.length > 1) {
+    throw new CorruptInputError('E_PROJECTION_FILE', `${dir} has ${present.map(projectionFile).join(' and ')}; a folder holds one projection head. Remove the one that does not belong to this model`, { dir });
+  }
+  const name = present[0]!;
+  const file = projectionFile(name);
+  const parsed = parseSafetensors(new NodeFolder(dir).open(file), { owned: true });
+  const weight = parsed.tensors.get(`${name}.weight`);
+  const bias = parsed.tensors.get(`${name}.bias`);
+  const others = [...parsed.tensors.keys()].filter((k) => k !== `${name}.weight` && k !== `${name}.bias`);
+  if (!weight || !bias || others.length > 0) {
+    parsed.close();
+    throw new CorruptInputError(
+      'E_PROJECTION_FILE',
+      `${join(dir, file)} must hold exactly ${name}.weight and ${name}.bias (it holds ${[...parsed.tensors.keys()].join(', ') || 'no tensors'}); re-run the conversion to rewrite it`,
+      { file: join(dir, file) },
+    );
+  }
+  return { projection: { name, weight, bias }, file, close: () => parsed.close() };
 }

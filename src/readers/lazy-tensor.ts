@@ -352,11 +352,14 @@ export function checkDistinctElements(tensors: Iterable<[string, TensorData]>): 
 /** checkDistinctElements over the tensors a conversion keeps, named by source and HF name in messages. */
 export function checkConvertedTensors(conversion: {
   mapped: ReadonlyArray<{ source: string; target: string }>;
-  model: { tensors: ReadonlyMap<string, TensorData> };
+  model: { tensors: ReadonlyMap<string, TensorData>; projection?: { name: string; weight: TensorData; bias: TensorData } };
 }): void {
+  // the projection head kept beside the model (mapped as `<name>.weight` / `<name>.bias`) is held to the same rule
+  const p = conversion.model.projection;
+  const head = new Map<string, TensorData>(p ? [[`${p.name}.weight`, p.weight], [`${p.name}.bias`, p.bias]] : []);
   checkDistinctElements(
     conversion.mapped.flatMap((m): Array<[string, TensorData]> => {
-      const tensor = conversion.model.tensors.get(m.target);
+      const tensor = conversion.model.tensors.get(m.target) ?? head.get(m.target);
       return tensor ? [[m.source === m.target ? m.source : `${m.source} (→ ${m.target})`, tensor]] : [];
     }),
   );

@@ -8,7 +8,8 @@ import { type TensorData, castTensor } from '../tensor.js';
 import { VERSION } from '../version.js';
 import { withTemporaryDir } from './atomic.js';
 import { type RemovedConfigKey, withoutRemovedKeys } from './config-keys.js';
-import { writeShardedSafetensorsAsync } from './disk-safetensors.js';
+import { writeSafetensorsAsync, writeShardedSafetensorsAsync } from './disk-safetensors.js';
+import { familyConfigKeys, projectionFile } from '../family-fields.js';
 import { localPathRedactor } from './local-paths.js';
 import { type CardVerification, GITATTRIBUTES, type ModelCardInput, renderModelCard } from './model-card.js';
 import { REPORT_FILE, whyNotReplaceable } from './output-guard.js';
@@ -98,6 +99,15 @@ export function outputTensors(conversion: Conversion, dtype: OutputDType): { ten
   return { tensors, mapped };
 }
 
+/** The projection head as it will be written: cast like the model's float tensors. */
+function outputProjection(conversion: Conversion, dtype: OutputDType): HfModel['projection'] {
+  const p = conversion.model.projection;
+  if (!p || dtype === 'keep') return p;
+  const to = OUTPUT_DTYPES[dtype];
+  const cast = (t: TensorData) => (isFloatDType(t.dtype) ? castTensor(t, to) : t);
+  return { name: p.name, weight: cast(p.weight), bias: cast(p.bias) };
+}
+
 /** The dtype transformers should load the model in: that of the (cast) float weights. */
 function modelDType(tensors: Map<string, TensorData>): string {
   const counts = new Map<DType, number>();
@@ -114,10 +124,12 @@ function modelDType(tensors: Map<string, TensorData>): string {
 export async function writeHuggingFaceFolder(conversion: Conversion, outDir: string, options: WriteFolderOptions): Promise<ConversionReport> {
   const dtype = options.dtype ?? 'keep';
   const { tensors, mapped } = outputTensors(conversion, dtype);
+  const projection = outputProjection(conversion, dtype);
   const model: HfModel = {
     ...conversion.model,
     config: { ...conversion.model.config, dtype: modelDType(tensors) },
     tensors,
+    ...(projection ? { projection } : {}),
   };
   return withTemporaryDir(
     outDir,
@@ -138,7 +150,7 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         removedConfigKeys.push(...removed);
         writeJson(name, kept);
       };
-      writeSettings('config.json', model.config);
+      writeSettings('config.json', { ...model.config, ...familyConfigKeys(model) });
       writeSettings('preprocessor_config.json', model.preprocessor);
       if (conversion.tokenizer) {
         writeJson('vocab.json', conversion.tokenizer.vocab);
@@ -154,6 +166,15 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
       if (written.index) {
         const text = readFileSync(written.index);
         files.push({ path: basename(written.index), bytes: text.byteLength, sha256: sha256(text) });
+      }
+      if (projection) {
+        // beside the model, never inside it: HubertModel's state dict stays exactly transformers'
+        const file = projectionFile(projection.name);
+        const head = await writeSafetensorsAsync(join(tmp, file), [
+          [`${projection.name}.weight`, projection.weight],
+          [`${projection.name}.bias`, projection.bias],
+        ]);
+        files.push({ path: file, bytes: head.bytes, sha256: head.sha256 });
       }
       const extra = (await options.addToFolder?.(tmp, model)) ?? {};
       files.push(...(extra.files ?? []));
@@ -200,6 +221,9 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
           ...(verification ? { verification } : {}),
           warnings: conversion.warnings.map(redact),
           removedConfigKeys,
+          ...(projection ? { projection: { name: projection.name, file: projectionFile(projection.name), shape: [...projection.weight.shape] } } : {}),
+          ...(model.inputPadding !== undefined ? { inputPadding: model.inputPadding } : {}),
+          ...(model.unitLayer !== undefined ? { unitLayer: model.unitLayer } : {}),
         };
         return redact(renderModelCard(input));
       };

@@ -23,6 +23,10 @@ const FAMILY_TAGS: Readonly<Record<SourceKind, readonly string[]>> = {
   's3prl-hubert': ['s3prl'],
   distilhubert: ['s3prl', 'distilhubert'],
   'superb-downstream': ['s3prl', 'superb'],
+  'contentvec-legacy': ['fairseq', 'contentvec'],
+  contentvec: ['fairseq', 'contentvec'],
+  'hubert-soft': ['hubert-soft'],
+  'hubert-discrete': ['hubert-discrete'],
   'hf-folder': [],
 };
 
@@ -32,6 +36,10 @@ const KIND_NAMES: Readonly<Record<SourceKind, string>> = {
   's3prl-hubert': 'an s3prl HuBERT checkpoint',
   distilhubert: 'an s3prl DistilHuBERT checkpoint',
   'superb-downstream': 'an s3prl SUPERB downstream checkpoint and its upstream',
+  'contentvec-legacy': 'a ContentVec checkpoint in the legacy HuBERT format',
+  contentvec: "a ContentVec checkpoint (its speaker-conditioned layers, which inference never runs, were left out)",
+  'hubert-soft': 'a bshall/hubert hubert-soft checkpoint',
+  'hubert-discrete': 'a bshall/hubert hubert-discrete checkpoint',
   'hf-folder': 'an existing Hugging Face folder',
 };
 
@@ -81,6 +89,38 @@ export interface ModelCardInput {
   verification?: CardVerification;
   warnings: readonly string[];
   removedConfigKeys: ReadonlyArray<{ file: string; key: string }>;
+  /** The projection head written beside the model, when the source has one. */
+  projection?: { name: string; file: string; shape: readonly number[] };
+  /** Zero samples the original inference API pads on each side (bshall's 40). */
+  inputPadding?: number;
+  /** The layer the original code turns into discrete units (bshall's hubert-discrete: 7). */
+  unitLayer?: number;
+}
+
+const PROJECTION_USE: Readonly<Record<string, string>> = {
+  final_proj: "RVC v1 and so-vits-svc vec256l9 apply ContentVec's final_proj to layer 9's output",
+  proj: "hubert-soft's soft units are proj applied to the last layer's output of the 40-sample-padded input",
+};
+
+/** What the folder holds or implies beyond transformers' HubertModel: the projection head, padding, unit layer. */
+function beyondHubertModel(input: ModelCardInput): string[] {
+  const lines: string[] = [];
+  const p = input.projection;
+  if (p) {
+    lines.push(
+      `- \`${cell(p.file)}\` holds the projection head \`${cell(p.name)}\` (a Linear ${p.shape[1]} → ${p.shape[0]}: \`${cell(p.name)}.weight\` [${p.shape.join(', ')}], \`${cell(p.name)}.bias\` [${p.shape[0]}]). ` +
+        `transformers' HubertModel has no place for it and ignores the file; apply it to the hidden state you use (${PROJECTION_USE[p.name] ?? 'the source model applies it to its last layer'}).`,
+    );
+  }
+  if (input.inputPadding) {
+    lines.push(
+      `- The original inference code pads ${input.inputPadding} zero samples on each side of the waveform before encoding; HubertModel does not, so pad the input yourself to reproduce its frames (recorded in config.json as \`hubert_convert_input_padding\`).`,
+    );
+  }
+  if (input.unitLayer) {
+    lines.push(`- The original code turns layer ${input.unitLayer}'s output (\`hidden_states[${input.unitLayer}]\`) into discrete units with a k-means model kept in a separate file (recorded in config.json as \`hubert_convert_unit_layer\`).`);
+  }
+  return lines.length > 0 ? ['## Beyond HubertModel', '', ...lines, ''] : [];
 }
 
 /** The YAML front matter's fields, in order. */
@@ -152,6 +192,7 @@ export function renderModelCard(input: ModelCardInput): string {
     '|---|---|---|',
     ...input.files.map((f) => `| \`${cell(f.path)}\` | ${size(f.bytes)} | \`${f.sha256}\` |`),
     '',
+    ...beyondHubertModel(input),
     '## Parity',
     '',
   );

@@ -59,7 +59,7 @@ describe('convert --output-layer / --final-proj / --kmeans / --dedup-units / --p
   }
 
   it('--final-proj on a model without a head: exit 2, E_NO_PROJECTION', () => {
-    const r = cli(['convert', fixture('checkpoints/fairseq_base_dict.pt'), '--out', join(work, 'noproj'), '--final-proj', '-q']);
+    const r = cli(['convert', fixture('checkpoints/s3prl_hubert.pt'), '--out', join(work, 'noproj'), '--final-proj', '-q']);
     expect([r.status, /error\[E_NO_PROJECTION\]/.test(r.stderr)]).toEqual([EXIT_CODES.usage, true]);
   });
 
@@ -80,6 +80,6 @@ describe('inspect: what a file offers', () => {
     const km = json('contentvec_legacy_L3_km10.bin');
     expect([km.kind, km.format, km.offers]).toEqual(['kmeans-quantizer', 'joblib', { what: 'kmeans-quantizer', format: 'joblib-sklearn', estimator: 'sklearn.cluster._kmeans.MiniBatchKMeans', clusters: 10, dim: 16 }]);
     expect(json('hubert_discrete_kmeans.pt').offers).toEqual({ what: 'kmeans-quantizer', format: 'torch-dict', estimator: null, clusters: 10, dim: 16 });
-    expect(json('fairseq_base_dict.pt').offers).toMatchObject({ what: 'model', layers: 2, projection: null, inputPadding: 0, profiles: [] });
+    expect(json('fairseq_base_dict.pt').offers).toMatchObject({ what: 'model', layers: 2, projection: { name: 'final_proj', out: 16 }, inputPadding: 0, profiles: [] });
   });
 });

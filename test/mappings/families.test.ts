@@ -121,9 +121,6 @@ describe('refused families', () => {
     refusedAs(made('fairseq_ctc.pt', (t) => at(t, 'cfg', 'model', 'w2v_args', 'model').set('layer_type', 'conformer')), 'conformer', 'cfg.model.w2v_args.model.layer_type is "conformer"');
   });
 
-  it('speaker-conditioned ContentVec by _name', () => {
-    refusedAs(made('fairseq_base_dict.pt', (t) => at(t, 'cfg', 'model').set('_name', 'contentvec')), 'ContentVec (speaker-conditioned)', 'cfg.model._name is "contentvec"');
-  });
 });
 
 describe('detection of the sources that convert', () => {

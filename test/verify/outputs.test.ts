@@ -92,12 +92,14 @@ describe('tampered folders fail parity', () => {
     expect(item(report, 'fp32 single layer_3')!.passed).toBe(true);
   });
 
-  it("another model's head in final_proj.safetensors: final_proj fails, layer_3 passes", async () => {
+  it("another model's head in final_proj.safetensors: the folder is refused as corrupt (E_PROJECTION_FILE)", async () => {
     const dir = copyFolder(join(root, 'cv-proj'), root);
     copyFileSync(fixture('hf/hubert_soft/proj.safetensors'), join(dir, 'final_proj.safetensors'));
-    const report = await verify(dir);
-    expect(parity(report).summary).toContain('could not complete');
-    expect(parity(report).items[0]!.message).toMatch(/E_PROJECTION_FILE: .*final_proj\.safetensors must hold exactly final_proj\.weight and final_proj\.bias/);
+    await expect(verify(dir)).rejects.toMatchObject({
+      code: 'E_PROJECTION_FILE',
+      kind: 'corrupt',
+      message: expect.stringMatching(/final_proj\.safetensors must hold exactly final_proj\.weight and final_proj\.bias \(it holds proj\.bias, proj\.weight\)/),
+    });
   });
 
   it('a missing kmeans.safetensors is a failed parity item naming the file', async () => {

@@ -79,7 +79,8 @@ describe('verify on a good folder', () => {
         expect(c.tolerance).toEqual({ atol: 1e-4, rtol: 1e-4, minCosine: 0.99999 });
       }
     }
-    expect(check(report, 'weights').items.map((i) => i.message)).toContain('86 of 86 folder tensors equal the source bit for bit');
+    // 86 model tensors + final_proj's weight and bias (final_proj.safetensors)
+    expect(check(report, 'weights').items.map((i) => i.message)).toContain('88 of 88 folder tensors equal the source bit for bit');
     expect(report.inputs).toEqual([
       { name: 'single', batch: 1, length: 16000, lengths: [16000], padded: false },
       { name: 'batch', batch: 2, length: 16000, lengths: [16000, 11000], padded: true },
@@ -278,7 +279,8 @@ describe('weights check across source kinds', () => {
     await convert(LARGE, { out, dtype: 'fp16' });
     const r = await verify(out, { source: LARGE });
     expect(failed(check(r, 'weights'))).toEqual([]);
-    expect(check(r, 'weights').items[0]!.message).toBe('86 of 86 folder tensors equal the source (86 through the recorded cast) bit for bit');
+    // 86 model tensors + final_proj's weight and bias, cast alike
+    expect(check(r, 'weights').items[0]!.message).toBe('88 of 88 folder tensors equal the source (88 through the recorded cast) bit for bit');
   });
 
   it('maps CTC checkpoints with their dictionary and SUPERB heads with their upstream', async () => {

@@ -65,9 +65,12 @@ describe('writeHuggingFaceFolder', () => {
     const out = join(work, 'bf16');
     const report = await writeHuggingFaceFolder(conversion, out, { source, dtype: 'bf16' });
     const written = readSafetensors(join(out, 'model.safetensors'));
+    // fairseq's final_proj is kept as the projection head, in its own file beside the model, and cast alike
+    const head = readSafetensors(join(out, 'final_proj.safetensors'));
+    expect([...head.tensors.keys()].sort()).toEqual(['final_proj.bias', 'final_proj.weight']);
     const sources = sourceTensors(checkpoint);
     for (const m of report.mapped) {
-      const tensor = written.tensors.get(m.target)!;
+      const tensor = (m.target.startsWith('final_proj.') ? head : written).tensors.get(m.target)!;
       if (m.target.endsWith('num_batches_tracked')) {
         expect([tensor.dtype, m.cast]).toEqual(['I64', undefined]);
         continue;
@@ -77,6 +80,7 @@ describe('writeHuggingFaceFolder', () => {
     }
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).dtype).toBe('bfloat16');
     written.close();
+    head.close();
     checkpoint.close();
   });
 
@@ -88,7 +92,10 @@ describe('writeHuggingFaceFolder', () => {
     expect(shards.length).toBeGreaterThan(2);
     expect(shards[0]).toMatch(/^model-00001-of-0000\d\.safetensors$/);
     const weights = openHfWeightFiles(out);
-    expect(weights.tensors.size).toBe(report.mapped.length);
+    // every mapped tensor but the projection head, which is final_proj.safetensors (never a shard)
+    expect(report.files.map((f) => f.path)).toContain('final_proj.safetensors');
+    expect(weights.tensors.size).toBe(report.mapped.filter((m) => !m.target.startsWith('final_proj.')).length);
+    expect(report.mapped.length - weights.tensors.size).toBe(2);
     const total = [...weights.tensors.values()].reduce((s, t) => s + t.byteLength, 0);
     expect(JSON.parse(readFileSync(join(out, 'model.safetensors.index.json'), 'utf8')).metadata.total_size).toBe(total);
     weights.close();

@@ -8,6 +8,7 @@ export * from './config.js';
 export * from './names.js';
 export * from './tensors.js';
 export * from './preprocessor.js';
+export * from './projection.js';
 
 export const HUBERT_FAMILY = {
   family: 'hubert',

@@ -7,12 +7,14 @@ import { type EncoderSpec, fairseqCtcEncoderSpec, fairseqEncoderSpec } from '../
 import { PRETRAINED_FINAL_DROPOUT, derivePreprocessor, deriveHubertConfig } from '../hubert-config.js';
 import { MappedTensors, stateDictAt } from '../state-dict.js';
 import { encoderConversion } from './encoder-conversion.js';
+import type { DropRule } from '../engine.js';
+import { isProjectionKey, mapProjection } from '../projection.js';
 import { CTC_ENCODER_PREFIX, CTC_HEAD_TABLE, fairseqHubertTable } from '../tables/fairseq.js';
 import { ctcTokenizer, dictionarySymbols, parseFairseqDict } from '../tokenizer.js';
 import type { Conversion, ConversionOptions } from '../types.js';
 
 /** Where a fairseq checkpoint keeps its config: `cfg` (dict or DictConfig, since 2021) or `args` (Namespace, before). */
-function fairseqConfig(root: Map<unknown, unknown>, file: string): { model: CfgReader; task: CfgReader } {
+export function fairseqConfig(root: Map<unknown, unknown>, file: string): { model: CfgReader; task: CfgReader } {
   const cfg = root.get('cfg');
   if (isCfgMap(cfg)) {
     const model = cfg.get('model');
@@ -36,24 +38,56 @@ export function mapFairseqEncoder(
   out: MappedTensors,
   dict: ReturnType<typeof stateDictAt>,
   spec: EncoderSpec,
-  opts: { targetPrefix?: string; stripPrefix?: string; keys?: string[] } = {},
+  opts: { targetPrefix?: string; stripPrefix?: string; keys?: string[]; family?: { name: string; drops: readonly DropRule[] } } = {},
 ): void {
   const table = fairseqHubertTable({ posConvBatchNorm: spec.convPosBatchNorm, keepMaskEmb: spec.maskProb > 0 || spec.maskChannelProb > 0 });
-  out.add(dict, table, opts);
+  const { family, ...addOptions } = opts;
+  out.add(dict, family ? { ...table, name: `${family.name} (${table.name})`, drops: [...family.drops, ...table.drops] } : table, addOptions);
 }
 
-export function convertFairseqPretrained(root: Map<unknown, unknown>, file: string): Conversion {
+/** What a family built on fairseq HuBERT has beyond HubertModel: drop rules for its extra keys, and whole keys set apart. */
+export interface FairseqFamily {
+  name: string;
+  /** Added to the encoder table's drops. */
+  drops: readonly DropRule[];
+  /** Keys settled by `apart.drops` alone (e.g. layers past the ordinary ones, judged by index), never by the encoder table. */
+  apart?: { keys: (key: string) => boolean; drops: readonly DropRule[] };
+}
+
+/**
+ * A fairseq HubertModel pretraining checkpoint (also ContentVec's legacy file, which is one). `final_proj` is kept as
+ * the projection head (final_proj.safetensors).
+ */
+export function convertFairseqPretrained(
+  root: Map<unknown, unknown>,
+  file: string,
+  kind: 'fairseq-hubert' | 'contentvec-legacy' | 'contentvec' = 'fairseq-hubert',
+  family?: FairseqFamily,
+): Conversion {
   const { model, task } = fairseqConfig(root, file);
   const spec = fairseqEncoderSpec(model);
   const dict = stateDictAt(root, ['model'], file);
+  const head = mapProjection(dict, 'final_proj');
   const out = new MappedTensors();
-  mapFairseqEncoder(out, dict, spec);
-  return encoderConversion('fairseq-hubert', spec, out, {
-    featProjLayerNorm: true,
-    applySpecAugment: true,
-    finalDropout: PRETRAINED_FINAL_DROPOUT,
-    doNormalize: task.boolean('normalize', false),
+  const keys = [...dict.tensors.keys()].filter((k) => !isProjectionKey(k, 'final_proj'));
+  const apart = family?.apart;
+  if (apart) out.add(dict, { name: family.name, renames: [], drops: apart.drops }, { keys: keys.filter(apart.keys) });
+  mapFairseqEncoder(out, dict, spec, {
+    keys: apart ? keys.filter((k) => !apart.keys(k)) : keys,
+    ...(family ? { family: { name: family.name, drops: family.drops } } : {}),
   });
+  return encoderConversion(
+    kind,
+    spec,
+    out,
+    {
+      featProjLayerNorm: true,
+      applySpecAugment: true,
+      finalDropout: PRETRAINED_FINAL_DROPOUT,
+      doNormalize: task.boolean('normalize', false),
+    },
+    head ? { head } : {},
+  );
 }
 
 export function convertFairseqCtc(root: Map<unknown, unknown>, file: string, options: ConversionOptions, context: Pick<SourceContext, 'detectKind'>): Conversion {

@@ -13,6 +13,9 @@ import { type SourceHints, declaredAs } from '../source-hints.js';
 import type { Conversion, ConversionOptions, SourceKind } from '../types.js';
 import { convertFairseqCtc, convertFairseqPretrained } from './fairseq.js';
 import { convertDistilHubert, convertS3prlHubert, convertSuperbDownstream } from './s3prl.js';
+import { convertContentvec, convertContentvecLegacy } from './contentvec.js';
+import { BSHALL, convertBshall } from './bshall.js';
+import { BSHALL_DDP_PREFIX } from '../tables/bshall.js';
 
 /** How sure a recognition is. Equal scores go to the refused families (a refusal is safer than a wrong conversion). */
 export const CONFIDENCE = {
@@ -107,6 +110,42 @@ export const SOURCES: readonly SourceEntry[] = [
     convert: (root, file, options, context) => convertFairseqCtc(root, file, options, context),
   },
   {
+    kind: 'contentvec',
+    describe: 'ContentVec (checkpoint_best_500.pt)',
+    recognise: (h) =>
+      hit(CONFIDENCE.declared, declaredAs(h, ['contentvec'])) ??
+      hit(CONFIDENCE.declared, someKey(h, (k) => k.startsWith('encoder.cond_layer_norm.') || k.includes('.weight_ln.'), 'speaker-conditioned LayerNorms')),
+    convert: (root, file) => convertContentvec(root, file),
+  },
+  {
+    kind: 'contentvec-legacy',
+    describe: 'ContentVec legacy (checkpoint_best_legacy_500.pt, hubert_base.pt)',
+    recognise: (h) => {
+      // the legacy conversion renames the model to "hubert" but keeps ContentvecConfig's own fields
+      const declared = declaredAs(h, ['hubert'], (d) => d.where === 'cfg.model._name');
+      const field = CONTENTVEC_ONLY_FIELDS.find((f) => h.at('cfg', 'model', f) !== undefined);
+      if (!declared || !field || someKey(h, (k) => k.startsWith('encoder.cond_layer_norm.') || k.includes('.weight_ln.'), '')) return null;
+      return { score: CONFIDENCE.variant, evidence: `${declared}, and cfg.model has ContentVec's ${field} (a ContentVec model converted to the legacy HuBERT format)` };
+    },
+    convert: (root, file) => convertContentvecLegacy(root, file),
+  },
+  {
+    kind: 'hubert-discrete',
+    describe: 'bshall hubert-discrete',
+    recognise: (h) => {
+      const evidence = bshallEvidence(h);
+      const rows = labelRows(h);
+      return evidence && rows === BSHALL.discreteLabels ? { score: CONFIDENCE.variant, evidence: `${evidence}, and label_embedding has ${rows} rows (HubertDiscrete)` } : null;
+    },
+    convert: (root, file, options) => convertBshall(root, file, 'discrete', options),
+  },
+  {
+    kind: 'hubert-soft',
+    describe: 'bshall hubert-soft',
+    recognise: (h) => hit(CONFIDENCE.declared, bshallEvidence(h)),
+    convert: (root, file, options) => convertBshall(root, file, 'soft', options),
+  },
+  {
     kind: 'fairseq-hubert',
     describe: 'fairseq HuBERT (pretrained)',
     recognise: (h) =>
@@ -117,6 +156,22 @@ export const SOURCES: readonly SourceEntry[] = [
     convert: (root, file) => convertFairseqPretrained(root, file),
   },
 ];
+
+/** ContentvecConfig fields (auspicious3000/contentvec `contentvec/models/hubert/contentvec.py`) that fairseq's HubertConfig lacks. */
+const CONTENTVEC_ONLY_FIELDS = ['encoder_layers_1', 'ctr_layers', 'logit_temp_ctr'];
+
+/** bshall/hubert's own key names (torch TransformerEncoderLayer inside a HuBERT), after any `module.` prefix. */
+function bshallEvidence(h: SourceHints): string | undefined {
+  const prefix = h.stateKeys.length > 0 && h.stateKeys.every((k) => k.startsWith(BSHALL_DDP_PREFIX)) ? BSHALL_DDP_PREFIX : '';
+  const needed = ['feature_extractor.conv0.weight', 'encoder.layers.0.self_attn.in_proj_weight'].map((k) => prefix + k);
+  if (!needed.every((k) => h.stateKeys.includes(k))) return undefined;
+  return `its state dict has bshall/hubert keys (${needed.join(', ')}: torch TransformerEncoderLayers in a HuBERT)`;
+}
+
+function labelRows(h: SourceHints): number | undefined {
+  const t = h.stateAt(`${BSHALL_DDP_PREFIX}label_embedding.weight`) ?? h.stateAt('label_embedding.weight');
+  return typeof t === 'object' && t !== null && 'shape' in t ? (t as { shape: readonly number[] }).shape[0] : undefined;
+}
 
 /** Evidence from a state-dict key only that family has: as strong as a declared name. */
 const someKey = (h: SourceHints, test: (k: string) => boolean, what: string): string | undefined => {
@@ -156,13 +211,6 @@ export const REFUSED_FAMILIES: readonly RefusedFamily[] = [
       hit(CONFIDENCE.declared, declaredAs(h, ['data2vec_audio'])) ??
       hit(CONFIDENCE.declared, someKey(h, (k) => /^(w2v_encoder\.w2v_model\.)?encoder\.pos_conv\.[1-9]\d*\.0\./.test(k), 'a stacked positional convolution')),
     hint: "transformers' data2vec-audio conversion script converts it",
-  },
-  {
-    family: 'ContentVec (speaker-conditioned)',
-    recognise: (h) =>
-      hit(CONFIDENCE.declared, declaredAs(h, ['contentvec'])) ??
-      hit(CONFIDENCE.declared, someKey(h, (k) => k.startsWith('encoder.cond_layer_norm.') || k.includes('.weight_ln.'), 'speaker-conditioned LayerNorms')),
-    hint: 'the legacy ContentVec checkpoint (checkpoint_best_legacy_500.pt, a plain HuBERT) converts',
   },
 ];
 

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import type { HfModel } from '../../model.js';
 import { KMEANS_TENSOR, OUTPUTS_METADATA_KEY, type OutputsRecord, featureOutputName, parseOutputsRecord } from '../../outputs.js';
 import { readSafetensors } from '../../readers/disk-safetensors.js';
-import { readProjectionFile } from '../../readers/projection-head.js';
 import { pathExists } from '../../node-files.js';
 import { toFloat64 } from '../../tensor.js';
 import { compareTensors, type Tolerance } from '../compare.js';
@@ -37,7 +36,7 @@ export function loadOutputsContext(dir: string, graphFile: string, model: HfMode
   const record = parsed.record;
   let head: ReferenceHead | null = null;
   if (record.projection) {
-    head = readProjectionFile(dir, record.projection.name as 'final_proj' | 'proj');
+    head = model.projection?.name === record.projection.name ? model.projection : null;
     if (!head) return { problem: `${graphFile} applies ${record.projection.name}, but the folder has no ${record.projection.file} to check it against` };
     if (head.weight.shape[1] !== model.config.hidden_size) return { problem: `${record.projection.file} holds a head of width [${head.weight.shape.join(', ')}], not [out, ${model.config.hidden_size}]` };
   }

@@ -18,6 +18,7 @@ import { unravel } from '../compare.js';
 import type { VerifiedFolder } from '../folder.js';
 import { type CheckItem, type CheckResult, checkResult } from '../report.js';
 import { canonicalName } from './config.js';
+import { projectionFile } from '../../family-fields.js';
 
 export interface WeightsOptions {
   source: string;
@@ -120,6 +121,11 @@ function tensorItems(folder: VerifiedFolder, conversion: Conversion, report: Rec
   for (const [name, tensor] of conversion.model.tensors) expected.set(canonicalName(name), { name, tensor });
   const stored = new Map<string, { name: string; tensor: TensorData }>();
   for (const [name, tensor] of folder.model.tensors) stored.set(canonicalName(name), { name, tensor });
+  // the projection head beside the model (<name>.safetensors) is held to the source like any tensor
+  for (const [model, into] of [[conversion.model, expected], [folder.model, stored]] as const) {
+    const p = model.projection;
+    if (p) for (const [part, tensor] of [['weight', p.weight], ['bias', p.bias]] as const) into.set(`${projectionFile(p.name)}:${p.name}.${part}`, { name: `${projectionFile(p.name)}:${p.name}.${part}`, tensor });
+  }
 
   let identical = 0;
   let castCount = 0;
@@ -271,6 +277,8 @@ export function checkWeights(folder: VerifiedFolder, options: WeightsOptions): C
   const upstream = options.upstream ? readCheckpoint(options.upstream, readOptions) : null;
   try {
     const conversion = toHuggingFace(checkpoint, {
+      // a bshall state dict records no head count: the folder's config says what the conversion was given
+      attentionHeads: folder.model.config.num_attention_heads,
       ...(upstream ? { upstream } : {}),
       ...(options.dictText !== undefined ? { dictText: options.dictText } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
