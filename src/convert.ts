@@ -171,7 +171,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
             files.push({ path: f.file, bytes: f.bytes, sha256: f.sha256 });
             if (f.externalData) files.push({ path: f.externalData.file, bytes: f.externalData.bytes, sha256: f.externalData.sha256 });
           }
-          const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant));
+          const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant), { model });
           onnx = built.map((f) => ({ ...f, accuracy: accuracy.find((a) => a.variant === f.variant) ?? null }));
         }
         return { files, ...(onnx ? { onnx } : {}) };

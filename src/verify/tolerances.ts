@@ -14,7 +14,12 @@ import type { Variant } from './report.js';
 export const DEFAULT_TOLERANCES: Readonly<Record<Variant, Readonly<Tolerance>>> = {
   fp32: { atol: 1e-4, rtol: 1e-4, minCosine: 0.99999 },
   fp16: { minCosine: 0.999, maxRelativeL2: 0.05 },
+  q8: { minCosine: 0.99, maxRelativeL2: 0.15 },
   int8: { minCosine: 0.99, maxRelativeL2: 0.15 },
+  uint8: { minCosine: 0.99, maxRelativeL2: 0.15 },
+  q4: { minCosine: 0.9, maxRelativeL2: 0.5 },
+  q4f16: { minCosine: 0.9, maxRelativeL2: 0.5 },
+  bnb4: { minCosine: 0.9, maxRelativeL2: 0.5 },
 };
 
 export interface ToleranceOptions {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ONNX_VARIANT_FILES, ONNX_VARIANTS } from '../../src/model.js';
 import { buildOnnx } from '../../src/writers/onnx/index.js';
 import { convertibleFixtures, cosine, FIXTURES, type GoldenTensor, loadGolden, loadHfModel, maxAbsDiff, runGraph } from './helpers.js';
 
@@ -25,8 +26,8 @@ describe.each(cases)('$name', ({ name, dir, golden }) => {
     const model = loadHfModel(dir);
     const gold = loadGolden(golden);
     const target = join(out, name.split(' ')[0]!);
-    const files = await buildOnnx(model, target, { variants: ['fp32', 'fp16', 'int8'], hiddenStates: true });
-    expect(files.map((f) => f.file)).toEqual(['onnx/model.onnx', 'onnx/model_fp16.onnx', 'onnx/model_quantized.onnx']);
+    const files = await buildOnnx(model, target, { variants: [...ONNX_VARIANTS], hiddenStates: true });
+    expect(files.map((f) => f.file)).toEqual(ONNX_VARIANTS.map((v) => ONNX_VARIANT_FILES[v]));
     const summary: string[] = [];
     for (const f of files) {
       for (const tag of ['single', 'batch'] as const) {

@@ -62,7 +62,7 @@ export async function checkParity(
   cache: ReferenceCache,
 ): Promise<CheckResult> {
   const variants = presentVariants(dir);
-  if (variants.length === 0) return skippedCheck('parity', `no ONNX graphs in ${dir}/onnx/ (model.onnx, model_fp16.onnx, model_quantized.onnx)`);
+  if (variants.length === 0) return skippedCheck('parity', `no ONNX graphs in ${dir}/onnx/ (${Object.values(VARIANT_FILES).map((f) => f.slice('onnx/'.length)).join(', ')})`);
   const items: CheckItem[] = [];
   const main = mainOutputOf(architecture);
   for (const variant of variants) {

@@ -5,14 +5,16 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { type HfModel, ONNX_VARIANT_FILES } from '../../model.js';
+import { type HfModel, ONNX_VARIANT_FILES, ONNX_VARIANTS } from '../../model.js';
 import { VERSION } from '../../version.js';
 import { planExternal, PROTOBUF_LIMIT, writeExternalData, writeSegments } from './external-data.js';
 import { encodeModel, type Initializer } from './graph.js';
-import { buildHubertGraph, IR_VERSION, type OnnxVariant } from './hubert.js';
+import { buildHubertGraph, type HubertGraphOptions, IR_VERSION, type OnnxVariant } from './hubert.js';
 
 export type { OnnxVariant } from './hubert.js';
 export { buildHubertGraph, IR_VERSION, OPSET } from './hubert.js';
+export { ONNX_VARIANTS } from '../../model.js';
+export { VARIANT_SPECS, type LinearScheme, type VariantSpec } from './variants.js';
 
 export interface BuildOnnxOptions {
   variants: OnnxVariant[];
@@ -21,6 +23,8 @@ export interface BuildOnnxOptions {
   /** Put initializers into `<file>_data`; default: only when the model would exceed the 2 GB protobuf limit. */
   externalData?: boolean;
   onProgress?: (step: string, done: number, total: number) => void;
+  /** Overrides of the variants' Linear schemes, for measuring alternatives (bench/q8.mjs); not for releases. */
+  tuning?: Pick<HubertGraphOptions, 'linear' | 'keepFloat'>;
 }
 
 export interface OnnxFileInfo {
@@ -48,12 +52,12 @@ function withProgress(inits: Initializer[], report: (done: number) => void): Ini
 
 export async function buildOnnx(model: HfModel, outDir: string, options: BuildOnnxOptions): Promise<OnnxFileInfo[]> {
   const variants = [...new Set(options.variants)];
-  for (const v of variants) if (!(v in VARIANT_FILES)) throw new UsageError('E_ONNX_VARIANT', `unknown ONNX variant "${v}" (use fp32, fp16 or int8)`, { variant: v });
+  for (const v of variants) if (!(v in VARIANT_FILES)) throw new UsageError('E_ONNX_VARIANT', `unknown ONNX variant "${v}" (use ${ONNX_VARIANTS.join(', ')})`, { variant: v });
   mkdirSync(join(outDir, 'onnx'), { recursive: true });
   const results: OnnxFileInfo[] = [];
   for (const variant of variants) {
     const file = VARIANT_FILES[variant];
-    const graph = buildHubertGraph(model, { variant, hiddenStates: options.hiddenStates ?? false });
+    const graph = buildHubertGraph(model, { ...options.tuning, variant, hiddenStates: options.hiddenStates ?? false });
     const total = graph.initializers.length;
     const step = `write ${file}`;
     const inits = withProgress(graph.initializers, (done) => options.onProgress?.(step, done, total));
