@@ -1,12 +1,13 @@
 // Our quantized ONNX graphs against the Python peer, accuracy and speed in the same run.
 // Usage: npm run build && node bench/q8.mjs [--size base|distil] [--seconds 10] [--rounds 3] [--threads 2]
-//        [--alternatives] [--all] [--keep] [--dir DIR]
+//        [--alternatives] [--all] [--peer-4bit] [--keep] [--dir DIR]
 //
 // 1. A random-weight fairseq HuBERT-base checkpoint from bench/make-checkpoint.mjs, converted by our CLI into an HF
 //    folder. `--size distil` keeps its first 2 layers with no feature-projection LayerNorm: the DistilHuBERT geometry.
 // 2. bench/q8_peer.py (Python with torch + transformers + onnxruntime, /work/venv by default): transformers'
 //    HubertModel forward on the input (the reference every cosine is measured against), torch.onnx.export (opset 17)
 //    and onnxruntime.quantization.quantize_dynamic(per_channel=True, op_types_to_quantize=['MatMul']) of that graph.
+//    `--peer-4bit`: also onnxruntime's MatMulNBits (block 32) and MatMulBnb4 (NF4, block 64) quantizers on that graph.
 // 3. Our fp32 and q8 graphs from the same folder (`--alternatives`: other 8-bit recipes; `--all`: every variant).
 // 4. --rounds rounds, each running every graph once in turn (alternating, so load from other processes hits them
 //    alike); medians of wall and process CPU time; cosine against torch; speed ratios against our fp32 and the peer.
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     alternatives: { type: 'boolean', default: false },
     all: { type: 'boolean', default: false },
+    'peer-4bit': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     dir: { type: 'string' },
     python: { type: 'string', default: process.env.HUBERT_CONVERT_PYTHON ?? '/work/venv/bin/python' },
@@ -108,7 +110,7 @@ try {
   const input = speechLikeSignal(Math.round(Number(values.seconds) * 16000));
   writeNpy(join(work, 'input.npy'), input);
   const peer = join(work, 'peer');
-  run(values.python, [join(here, 'q8_peer.py'), hf, join(work, 'input.npy'), peer]);
+  run(values.python, [join(here, 'q8_peer.py'), hf, join(work, 'input.npy'), peer, ...(values['peer-4bit'] ? ['--4bit'] : [])]);
   const torch = readNpy(join(peer, 'torch.npy'));
 
   const file = readSafetensors(join(hf, 'model.safetensors'));
@@ -121,6 +123,7 @@ try {
   }
   file.close();
   paths.push(['peer fp32', join(peer, 'peer_fp32.onnx')], ['peer q8', join(peer, 'peer_q8.onnx')]);
+  if (values['peer-4bit']) paths.push(['peer q4', join(peer, 'peer_q4.onnx')], ['peer bnb4', join(peer, 'peer_bnb4.onnx')]);
 
   const graphs = [];
   for (const [label, path] of paths) {

@@ -7,7 +7,10 @@
      peer_q8.onnx: signed int8 weights (the function's default), full 8-bit range (reduce_range=False), uint8
      activations quantized at run time.
 
-Usage: /work/venv/bin/python bench/q8_peer.py <hf_dir> <input.npy> <out_dir>
+  4. with --4bit also onnxruntime's own 4-bit quantizers on the fp32 graph: MatMulNBitsQuantizer (block 32, symmetric;
+     what transformers.js's q4 is) → peer_q4.onnx and MatMulBnb4Quantizer (NF4, block 64) → peer_bnb4.onnx.
+
+Usage: /work/venv/bin/python bench/q8_peer.py <hf_dir> <input.npy> <out_dir> [--4bit]
 """
 import os
 import sys
@@ -31,4 +34,15 @@ torch.onnx.export(
     dynamic_axes={"input_values": {0: "batch_size", 1: "sequence_length"}, "last_hidden_state": {0: "batch_size", 1: "num_frames"}},
 )
 quantize_dynamic(fp32, os.path.join(out, "peer_q8.onnx"), per_channel=True, reduce_range=False, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+if "--4bit" in sys.argv[4:]:
+    import onnx
+    from onnxruntime.quantization.matmul_bnb4_quantizer import MatMulBnb4Quantizer
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    q4 = MatMulNBitsQuantizer(onnx.load(fp32), block_size=32, is_symmetric=True)
+    q4.process()
+    onnx.save(q4.model.model, os.path.join(out, "peer_q4.onnx"))
+    bnb4 = MatMulBnb4Quantizer(onnx.load(fp32), MatMulBnb4Quantizer.NF4, 64)
+    bnb4.process()
+    onnx.save(bnb4.model.model, os.path.join(out, "peer_bnb4.onnx"))
 print("ok", out)

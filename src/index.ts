@@ -24,7 +24,7 @@ export type { Conversion, ConversionOptions, SourceKind, MappedTensor, DroppedTe
 export { writeSafetensors } from './writers/safetensors.js';
 export { writeShardedSafetensors } from './writers/safetensors-sharded.js';
 export { writeHuggingFaceFolder, type ConversionReport, type OutputDType, type WriteFolderOptions } from './writers/folder.js';
-export { buildOnnx, type BuildOnnxOptions, type OnnxFileInfo, type OnnxVariant } from './writers/onnx/index.js';
+export { buildOnnx, type BuildOnnxOptions, type OnnxFileInfo, type OnnxVariant, ONNX_VARIANTS, VARIANT_FILES, VARIANT_SPECS, type VariantSpec } from './writers/onnx/index.js';
 export { convert, loadSource, type ConvertOptions, type ConvertResult } from './convert.js';
 
 // verify

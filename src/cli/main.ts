@@ -34,7 +34,7 @@ program
   .option('--dict <file>', "fairseq dict.ltr.txt for fine-tuned CTC models whose checkpoint lacks the vocabulary")
   .option('--upstream <file>', 'the upstream HuBERT checkpoint of a SUPERB downstream head')
   .option('--labels <a,b,...>', 'class labels of a sequence-classification head, in class-index order', list)
-  .option('--onnx <dtypes>', 'also write ONNX graphs, by transformers.js dtype: fp32,fp16,q8,int8,uint8,q4,q4f16,bnb4 (q8 = model_quantized.onnx)', list)
+  .option('--onnx <variants>', 'also write ONNX graphs, named by transformers.js dtype: fp32,fp16,q8,int8,uint8,q4,q4f16,bnb4 (q8 = model_quantized.onnx)', list)
   .option('--hidden-states', 'add every hidden state as an ONNX output')
   .option('--external-data', 'write ONNX weights to model.onnx_data (automatic above 2 GB)')
   .addOption(new Option('--dtype <dtype>', 'dtype of the written weights').choices(['keep', 'fp32', 'fp16', 'bf16']).default('keep'))
