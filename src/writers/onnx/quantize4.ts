@@ -3,11 +3,11 @@
  * Both take the Linear weight as stored by torch, [out, in] row-major (= the MatMul weight transposed, [N, K]).
  *
  * MatMulNBits (q4, q4f16): blocks of `blockSize` consecutive K values per output column; symmetric with the implicit
- *   zero point 8: w ≈ s·(q − 8). The scale starts where the block's largest-magnitude value m maps to q = 0 (s = m/−8,
- *   all 16 levels used) and is then fitted for least squares (refinedScale); so is MatMulBnb4's per-block scale. B is [N, ⌈K/blockSize⌉, blockSize/2] bytes, two values per byte, the first in the low nibble;
+ *   zero point 8: w ≈ s·(q − 8). The block's largest-magnitude value m maps to q = 0 exactly (s = m/−8), which uses
+ *   all 16 levels. B is [N, ⌈K/blockSize⌉, blockSize/2] bytes, two values per byte, the first in the low nibble;
  *   scales are [N·⌈K/blockSize⌉]. K is zero-padded to whole blocks.
  * MatMulBnb4 (bnb4): the [N, K] weight flattened into blocks of `blockSize` values (blocks may cross rows), each value
- *   the nearest of 16 fixed codes times the block's scale (called absmax by the op). NF4 codes are the bitsandbytes NormalFloat levels
+ *   the nearest of 16 fixed codes times the block's absmax. NF4 codes are the bitsandbytes NormalFloat levels
  *   (quantiles of a standard normal, scaled to [−1, 1]); two values per byte, the first in the high nibble.
  */
 
@@ -34,39 +34,6 @@ export const NF4_CODES: readonly number[] = [
   0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1,
 ];
 
-/**
- * The block's scale, refined for least squares: starting from `initial`, alternately pick each value's nearest level
- * (`level(x)`: the level value for x in units of the scale) and the scale that fits those levels best
- * (Σ w·l / Σ l²). Keeps the best of the rounds, so it never does worse than `initial`.
- */
-function refinedScale(w: Float32Array, start: number, end: number, initial: number, level: (x: number) => number): number {
-  const sse = (scale: number): number => {
-    let e = 0;
-    for (let i = start; i < end; i++) e += (w[i]! - scale * level(w[i]! / scale)) ** 2;
-    return e;
-  };
-  let best = initial;
-  let bestError = sse(initial);
-  let scale = initial;
-  for (let round = 0; round < REFINE_ROUNDS; round++) {
-    let wl = 0;
-    let ll = 0;
-    for (let i = start; i < end; i++) {
-      const l = level(w[i]! / scale);
-      wl += w[i]! * l;
-      ll += l * l;
-    }
-    if (ll === 0 || wl === 0) break;
-    scale = Math.fround(wl / ll);
-    const error = sse(scale);
-    if (error < bestError) (best = scale), (bestError = error);
-  }
-  return best;
-}
-
-const REFINE_ROUNDS = 2;
-const nbitsLevel = (x: number): number => Math.max(-8, Math.min(7, Math.round(x)));
-
 /** Symmetric 4-bit quantization of a Linear weight [out, in] for MatMulNBits. */
 export function quantizeNBits4(weight: Float32Array, outFeatures: number, inFeatures: number, blockSize = Q4_BLOCK_SIZE): NBitsMatrix {
   const blocks = Math.ceil(inFeatures / blockSize);
@@ -79,12 +46,12 @@ export function quantizeNBits4(weight: Float32Array, outFeatures: number, inFeat
       const end = o * inFeatures + Math.min(inFeatures, (b + 1) * blockSize);
       let extreme = 0;
       for (let i = start; i < end; i++) if (Math.abs(weight[i]!) > Math.abs(extreme)) extreme = weight[i]!;
-      const scale = extreme === 0 ? 1 : refinedScale(weight, start, end, Math.fround(extreme / -8), nbitsLevel);
+      const scale = Math.fround(extreme === 0 ? 1 : extreme / -8);
       scales[o * blocks + b] = scale;
       const at = (o * blocks + b) * blob;
       for (let i = start; i < end; i++) {
         const j = i - start;
-        const q = nbitsLevel(weight[i]! / scale) + 8;
+        const q = Math.max(0, Math.min(15, Math.round(weight[i]! / scale) + 8));
         const byte = at + (j >> 1);
         packed[byte] = j & 1 ? (packed[byte]! & 0x0f) | (q << 4) : (packed[byte]! & 0xf0) | q;
       }
@@ -98,9 +65,8 @@ function nearestCode(x: number, codes: readonly number[]): number {
   for (let c = 0; c < codes.length - 1; c++) if (x < (codes[c]! + codes[c + 1]!) / 2) return c;
   return codes.length - 1;
 }
-const nf4Level = (x: number): number => NF4_CODES[nearestCode(x, NF4_CODES)]!;
 
-/** NF4 quantization of a Linear weight [out, in] for MatMulBnb4 (the stored "absmax" is the block's fitted scale). */
+/** NF4 quantization of a Linear weight [out, in] for MatMulBnb4. */
 export function quantizeBnb4(weight: Float32Array, blockSize = BNB4_BLOCK_SIZE): Bnb4Matrix {
   const n = weight.length;
   const blocks = Math.ceil(n / blockSize);
@@ -111,9 +77,8 @@ export function quantizeBnb4(weight: Float32Array, blockSize = BNB4_BLOCK_SIZE):
     const end = Math.min(n, start + blockSize);
     let max = 0;
     for (let i = start; i < end; i++) max = Math.max(max, Math.abs(weight[i]!));
-    const scale = max === 0 ? 0 : refinedScale(weight, start, end, max, nf4Level);
-    absmax[b] = scale;
-    const inv = scale > 0 ? 1 / scale : 0;
+    absmax[b] = max;
+    const inv = max > 0 ? 1 / max : 0;
     for (let i = start; i < end; i++) {
       const q = nearestCode(weight[i]! * inv, NF4_CODES);
       packed[i >> 1] = i & 1 ? (packed[i >> 1]! & 0xf0) | q : (packed[i >> 1]! & 0x0f) | (q << 4);
