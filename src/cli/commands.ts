@@ -17,7 +17,6 @@ interface CommonFlags {
   quiet?: boolean;
 }
 
-
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

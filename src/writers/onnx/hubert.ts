@@ -21,13 +21,12 @@ import type { HfModel, HubertConfig, OnnxVariant } from '../../model.js';
 import type { TensorData } from '../../tensor.js';
 import { f, GraphBuilder, type Dim } from './graph.js';
 import { ONNX_DTYPE } from './proto.js';
-import { emitLinear, MS_DOMAIN } from './linear.js';
+import { emitLinear } from './linear.js';
 import { type LinearScheme, VARIANT_SPECS } from './variants.js';
 import { concatRows, foldedWeightNormInit, ModelTensors, plainInit, type FloatType } from './weights.js';
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
-export { MS_DOMAIN };
 
 export type { OnnxVariant } from '../../model.js';
 

@@ -7,6 +7,7 @@ import { basename, join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { type HfModel, ONNX_VARIANT_FILES, ONNX_VARIANTS } from '../../model.js';
 import { VERSION } from '../../version.js';
+import { VARIANT_SPECS } from './variants.js';
 import { planExternal, PROTOBUF_LIMIT, writeExternalData, writeSegments } from './external-data.js';
 import { encodeModel, type Initializer } from './graph.js';
 import { buildHubertGraph, type HubertGraphOptions, IR_VERSION, type OnnxVariant } from './hubert.js';
@@ -66,7 +67,7 @@ export async function buildOnnx(model: HfModel, outDir: string, options: BuildOn
     const external = options.externalData ?? weightBytes > PROTOBUF_LIMIT;
     const dataFile = `${file}_data`;
     const plan = external ? planExternal(inits, basename(dataFile)) : new Map();
-    const meta = { irVersion: IR_VERSION, producerName: 'hubert-convert', producerVersion: VERSION, docString: `${model.architecture} (${variant})` };
+    const meta = { irVersion: IR_VERSION, producerName: 'hubert-convert', producerVersion: VERSION, docString: `${model.architecture} (${variant}: ${VARIANT_SPECS[variant].summary})` };
     options.onProgress?.(step, 0, total);
     const written = writeSegments(join(outDir, file), encodeModel(graph, meta, plan));
     const info: OnnxFileInfo = { variant, file, ...written };

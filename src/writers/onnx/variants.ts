@@ -24,7 +24,7 @@ export interface VariantSpec {
   linear: LinearScheme;
   /** Linears (HF module names without the `hubert.` prefix) kept as float MatMuls: the few that cost much accuracy and little time */
   floatLinears?: readonly string[];
-  /** one line for the README and the report */
+  /** one line, written into the graph's doc_string */
   summary: string;
 }
 
