@@ -255,7 +255,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
           }
           const accuracyStep = 'measure each variant against fp32';
           options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 0, total: 1 });
-          const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant));
+          const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant), { model });
           options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 1, total: 1 });
           onnx = built.map((f) => ({ ...f, accuracy: accuracy.find((a) => a.variant === f.variant) ?? null }));
         }

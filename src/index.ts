@@ -34,7 +34,7 @@ export { SOURCES, REFUSED_FAMILIES, type SourceEntry, type RefusedFamily } from 
 export { writeSafetensors } from './writers/disk-safetensors.js';
 export { writeShardedSafetensors } from './writers/disk-safetensors.js';
 export { writeHuggingFaceFolder, type ConversionReport, type OutputDType, type WriteFolderOptions } from './writers/folder.js';
-export { buildOnnx, type BuildOnnxOptions, type OnnxFileInfo, type OnnxVariant } from './writers/onnx/index.js';
+export { buildOnnx, type BuildOnnxOptions, type OnnxFileInfo, type OnnxVariant, ONNX_VARIANTS, VARIANT_FILES, VARIANT_SPECS, type VariantSpec } from './writers/onnx/index.js';
 export { convert, loadSource, type ConvertOptions, type ConvertResult } from './convert.js';
 
 // verify

@@ -1,12 +1,22 @@
 import type { TensorData } from './tensor.js';
 
-/** ONNX variants we write, and their file names in the folder (the names transformers.js looks for). */
-export type OnnxVariant = 'fp32' | 'fp16' | 'int8';
+/**
+ * ONNX variants we write, named by transformers.js's `dtype` option, and their file names in the folder (the names
+ * transformers.js loads for each dtype: `model${suffix}.onnx`). What each one is: src/writers/onnx/variants.ts.
+ */
+export type OnnxVariant = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
 export const ONNX_VARIANT_FILES: Readonly<Record<OnnxVariant, string>> = {
   fp32: 'onnx/model.onnx',
   fp16: 'onnx/model_fp16.onnx',
-  int8: 'onnx/model_quantized.onnx',
+  q8: 'onnx/model_quantized.onnx',
+  int8: 'onnx/model_int8.onnx',
+  uint8: 'onnx/model_uint8.onnx',
+  q4: 'onnx/model_q4.onnx',
+  q4f16: 'onnx/model_q4f16.onnx',
+  bnb4: 'onnx/model_bnb4.onnx',
 };
+/** Every variant, in the order they are written and reported. */
+export const ONNX_VARIANTS = Object.keys(ONNX_VARIANT_FILES) as readonly OnnxVariant[];
 
 /** The Hugging Face classes we produce. */
 export type HfArchitecture = 'HubertModel' | 'HubertForCTC' | 'HubertForSequenceClassification';

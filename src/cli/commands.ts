@@ -9,7 +9,7 @@ import { inspectCheckpoint } from '../inspect.js';
 import type { SourceKind } from '../mappings/types.js';
 import type { VerifyOptions } from '../verify/index.js';
 import type { OutputDType } from '../writers/folder.js';
-import type { OnnxVariant } from '../writers/onnx/index.js';
+import { ONNX_VARIANTS, type OnnxVariant } from '../model.js';
 import { createProgress, progressReporter, type ProgressSink } from './progress.js';
 import { renderConvertSummary, renderInspect } from './render.js';
 
@@ -17,8 +17,6 @@ interface CommonFlags {
   json?: boolean;
   quiet?: boolean;
 }
-
-const ONNX_VARIANTS: readonly OnnxVariant[] = ['fp32', 'fp16', 'int8'];
 
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -31,7 +29,7 @@ function progressFor(flags: CommonFlags): ProgressSink {
 function onnxVariants(values: string[] | undefined): OnnxVariant[] | undefined {
   if (!values) return undefined;
   for (const v of values) {
-    if (!(ONNX_VARIANTS as readonly string[]).includes(v)) throw new UsageError('E_BAD_OPTION', `--onnx takes ${ONNX_VARIANTS.join(',')}; "${v}" is not one of them`);
+    if (!(ONNX_VARIANTS as readonly string[]).includes(v)) throw new UsageError('E_BAD_OPTION', `--onnx takes transformers.js dtype names: ${ONNX_VARIANTS.join(',')}; "${v}" is not one of them`);
   }
   return values as OnnxVariant[];
 }
@@ -165,7 +163,7 @@ export async function runDemo(flags: CommonFlags & { keep?: boolean }): Promise<
   const parent = mkdtempSync(join(tmpdir(), 'hubert-convert-demo-'));
   const out = join(parent, 'hubert-demo');
   try {
-    const result = await convertWithProgress(DEMO_CHECKPOINT, { out, onnx: ['fp32', 'fp16', 'int8'], verify: true }, progressFor(flags));
+    const result = await convertWithProgress(DEMO_CHECKPOINT, { out, onnx: ['fp32', 'fp16', 'q8'], verify: true }, progressFor(flags));
     if (flags.json) printJson({ schema: 'hubert-convert/convert-result', version: 1, ...result });
     else {
       process.stdout.write(`Demo: converted the bundled fixture ${DEMO_CHECKPOINT}\n\n`);

@@ -51,7 +51,7 @@ program
   .option('--dict <file>', "fairseq dict.ltr.txt for fine-tuned CTC models whose checkpoint lacks the vocabulary")
   .option('--upstream <file>', 'the upstream HuBERT checkpoint of a SUPERB downstream head')
   .option('--labels <a,b,...>', 'class labels of a sequence-classification head, in class-index order', labelList)
-  .option('--onnx <variants>', 'also write ONNX graphs: fp32,fp16,int8', list)
+  .option('--onnx <variants>', 'also write ONNX graphs, named by transformers.js dtype: fp32,fp16,q8,int8,uint8,q4,q4f16,bnb4 (q8 = model_quantized.onnx)', list)
   .option('--hidden-states', 'add every hidden state as an ONNX output')
   .option('--external-data', 'write ONNX weights to model.onnx_data (automatic above 2 GB)')
   .option('--output-layer <N>', "ONNX graphs end at transformer layer N (1-based, fairseq extract_features(output_layer=N)); output layer_N", layerNumber)
@@ -73,10 +73,10 @@ program
     'after',
     `
 Examples:
-  $ hubert-convert convert hubert_base_ls960.pt --out hubert-base --onnx fp32,int8 --verify
+  $ hubert-convert convert hubert_base_ls960.pt --out hubert-base --onnx fp32,q8 --verify
   $ hubert-convert convert hubert_large_ll60k_finetune_ls960.pt --dict dict.ltr.txt --out hubert-large-ctc
   $ hubert-convert convert superb_ks.ckpt --upstream hubert_base_ls960.pt --labels yes,no,up,down --out ks
-  $ hubert-convert convert ./existing-hf-folder --out ./with-onnx --onnx fp32,fp16,int8
+  $ hubert-convert convert ./existing-hf-folder --out ./with-onnx --onnx fp32,fp16,q8
   $ hubert-convert convert hubert_base.pt --out vec-256-layer-9 --profile rvc-v1
   $ hubert-convert convert mhubert_base_vp_en_es_fr_it3.pt --out mhubert-units --output-layer 11 --kmeans mhubert_base_vp_en_es_fr_it3_L11_km1000.bin`,
   )
@@ -108,7 +108,7 @@ program
   .option('--allow-global <module.name>', 'keep this pickle global outside the allow-list as an inert record when reading --source/--upstream; repeatable', collect, [])
   .option('--atol <n>', 'absolute tolerance for fp32 outputs (default 1e-4)', number)
   .option('--rtol <n>', 'relative tolerance', number)
-  .option('--min-cosine <n>', 'minimum cosine similarity for fp16/int8 outputs', number)
+  .option('--min-cosine <n>', 'minimum cosine similarity for every variant\'s outputs', number)
   .option('--json', 'print the JSON report on stdout')
   .option('-q, --quiet', 'no progress output')
   .addHelpText('after', '\nExit codes: 0 all checks passed, 1 a check failed, others: see README.\n\nExamples:\n  $ hubert-convert verify hubert-base --source hubert_base_ls960.pt\n  $ hubert-convert verify hubert-base --json > verify.json')

@@ -27,6 +27,7 @@ export function renderConvertSummary({ out, report, verification }: ConvertResul
   if (onnx.length > 0) {
     out2 += '\nONNX accuracy against fp32 (deterministic input):\n';
     out2 += table(onnx.map((o) => [o.variant, o.file, o.accuracy ? `max abs ${o.accuracy.maxAbs.toExponential(2)}` : '', o.accuracy ? `cosine ${o.accuracy.cosine.toFixed(6)}` : '']));
+    if (!onnx.some((o) => o.variant === 'fp32')) out2 += '  (fp32 not requested: compared with an fp32 graph built for the measurement, not published)\n';
   }
   if (verification) out2 += `\nVerification: ${verification.passed ? 'passed' : 'FAILED'}\n`;
   if (report.warnings.length > 0) out2 += `\nWarnings:\n${report.warnings.map((w) => `  - ${w}\n`).join('')}`;

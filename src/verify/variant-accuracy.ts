@@ -1,9 +1,16 @@
 /**
- * How far each ONNX variant in a folder is from its fp32 graph on one deterministic input, for the conversion report
+ * How far each ONNX variant in a folder is from the fp32 graph on one deterministic input, for the conversion report
  * (`onnx[].accuracy`). Verification proper compares every variant with the float64 reference; this is the quick
  * figure a user reads right after converting.
+ *
+ * When fp32 is not among the variants, an fp32 graph is built for the measurement into a scratch folder inside `dir`
+ * (the unpublished temporary output folder, so it needs no other disk) and removed afterwards: it is never
+ * published. Graphs are opened one at a time, so memory peaks at one session whatever the number of variants.
  */
-import type { OnnxVariant } from '../model.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { HfModel, OnnxVariant } from '../model.js';
 import { compareTensors } from './compare.js';
 import { speechLikeSignal } from './inputs.js';
 import { type GraphOutput, openGraph } from './onnx-runner.js';
@@ -12,6 +19,8 @@ export interface VariantAccuracy {
   variant: OnnxVariant;
   /** the output compared: the graph's first (last_hidden_state or logits) */
   output: string;
+  /** what the variant was compared with */
+  reference: typeof PUBLISHED_FP32 | typeof SCRATCH_FP32;
   maxAbs: number;
   /** max elementwise relative error (see compare.ts for the floor that keeps it meaningful) */
   maxRel: number;
@@ -19,6 +28,9 @@ export interface VariantAccuracy {
   relativeL2: number;
   cosine: number;
 }
+
+export const PUBLISHED_FP32 = 'onnx/model.onnx';
+export const SCRATCH_FP32 = 'fp32 graph built for this measurement (not published)';
 
 const SAMPLES = 16000;
 
@@ -34,16 +46,36 @@ async function firstOutput(dir: string, variant: OnnxVariant, input: Float32Arra
   }
 }
 
-/** Accuracy of every variant against fp32 (which must be among them). */
-export async function measureVariantAccuracy(dir: string, variants: readonly OnnxVariant[]): Promise<VariantAccuracy[]> {
-  if (!variants.includes('fp32')) throw new Error('measureVariantAccuracy needs the fp32 variant as the reference');
+export interface VariantAccuracyOptions {
+  /** the model the graphs were built from: needed when fp32 is not among `variants` (its graph is built to compare with) */
+  model?: HfModel;
+}
+
+/** The fp32 graph's output on `input`: the folder's own, or one built for the purpose and deleted again. */
+async function fp32Output(dir: string, variants: readonly OnnxVariant[], input: Float32Array, options: VariantAccuracyOptions): Promise<[string, GraphOutput, VariantAccuracy['reference']]> {
+  if (variants.includes('fp32')) return [...(await firstOutput(dir, 'fp32', input)), PUBLISHED_FP32];
+  if (!options.model) {
+    throw new UsageError('E_ACCURACY_REFERENCE', 'measuring ONNX variant accuracy without the fp32 variant needs the model to build an fp32 graph from (pass options.model)');
+  }
+  const scratch = mkdtempSync(join(dir, '.fp32-reference-'));
+  try {
+    const { buildOnnx } = await import('../writers/onnx/index.js');
+    await buildOnnx(options.model, scratch, { variants: ['fp32'] }); // only the first output is compared
+    return [...(await firstOutput(scratch, 'fp32', input)), SCRATCH_FP32];
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Accuracy of every variant against fp32 (the folder's, or a scratch one when fp32 was not requested). */
+export async function measureVariantAccuracy(dir: string, variants: readonly OnnxVariant[], options: VariantAccuracyOptions = {}): Promise<VariantAccuracy[]> {
   const input = speechLikeSignal(SAMPLES);
-  const [output, reference] = await firstOutput(dir, 'fp32', input);
+  const [output, reference, against] = await fp32Output(dir, variants, input, options);
   const results: VariantAccuracy[] = [];
   for (const variant of variants) {
     const actual = variant === 'fp32' ? reference : (await firstOutput(dir, variant, input))[1];
     const c = compareTensors(output, actual.data, reference.data, reference.shape, {});
-    results.push({ variant, output, maxAbs: c.maxAbs, maxRel: c.maxRel, relativeL2: c.relativeL2, cosine: c.cosine });
+    results.push({ variant, output, reference: against, maxAbs: c.maxAbs, maxRel: c.maxRel, relativeL2: c.relativeL2, cosine: c.cosine });
   }
   return results;
 }

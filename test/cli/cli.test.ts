@@ -147,7 +147,7 @@ describe('hubert-convert CLI', () => {
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.verification.passed).toBe(true);
-    expect(doc.report.onnx.map((o: { variant: string }) => o.variant)).toEqual(['fp32', 'fp16', 'int8']);
+    expect(doc.report.onnx.map((o: { variant: string }) => o.variant)).toEqual(['fp32', 'fp16', 'q8']);
     expect(existsSync(doc.out)).toBe(false);
   });
 

@@ -1,11 +1,12 @@
 /** Declared graph interface, external data layout, the accuracy helper, and typed errors. */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UnsupportedModelError, UsageError } from '../../src/errors.js';
 import { readHfFolder } from '../../src/readers/hf-folder.js';
+import { ONNX_VARIANTS } from '../../src/model.js';
 import { buildOnnx } from '../../src/writers/onnx/index.js';
 import { measureVariantAccuracy } from '../../src/verify/variant-accuracy.js';
 import { FIXTURES, loadGolden, loadHfModel, maxAbsDiff, runGraph } from './helpers.js';
@@ -45,7 +46,8 @@ describe('graph interface', () => {
       HubertForCTC: ['batch_size', 'num_frames', c.vocab_size],
       HubertForSequenceClassification: ['batch_size', Object.keys(c.id2label ?? {}).length],
     }[model.architecture];
-    const files = await buildOnnx(model, join(out, `io-${name}`), { variants: ['fp32', 'fp16', 'int8'] });
+    const files = await buildOnnx(model, join(out, `io-${name}`), { variants: [...ONNX_VARIANTS] });
+    expect(files.map((f) => f.variant)).toEqual(ONNX_VARIANTS);
     for (const f of files) {
       const path = join(out, `io-${name}`, f.file);
       const inputs = [['input_values', FLOAT, ['batch_size', 'sequence_length']]];
@@ -128,15 +130,39 @@ describe('external data', () => {
 describe('measureVariantAccuracy', () => {
   it('reports each variant against fp32 on a deterministic input', async () => {
     const dir = join(out, 'acc');
-    const files = await buildOnnx(fixture('fairseq_ctc'), dir, { variants: ['fp32', 'fp16', 'int8'] });
+    const files = await buildOnnx(fixture('fairseq_ctc'), dir, { variants: ['fp32', 'fp16', 'q8'] });
     const acc = await measureVariantAccuracy(dir, files.map((f) => f.variant));
-    expect(acc.map((a) => [a.variant, a.output])).toEqual([['fp32', 'logits'], ['fp16', 'logits'], ['int8', 'logits']]);
+    expect(acc.map((a) => [a.variant, a.output, a.reference])).toEqual([['fp32', 'logits', 'onnx/model.onnx'], ['fp16', 'logits', 'onnx/model.onnx'], ['q8', 'logits', 'onnx/model.onnx']]);
     expect(acc[0]).toMatchObject({ maxAbs: 0, maxRel: 0 });
     expect(acc[0]!.cosine).toBeCloseTo(1, 12);
     expect(acc[1]!.cosine).toBeGreaterThan(0.999);
     expect(acc[1]!.maxAbs).toBeGreaterThan(0);
     expect(acc[2]!.cosine).toBeGreaterThan(0.99);
     expect(acc[2]!.relativeL2).toBeLessThan(0.1);
+  });
+});
+
+describe('measureVariantAccuracy without the fp32 variant', () => {
+  it('compares with a scratch fp32 graph that it removes again, with the same figures as against a published one', async () => {
+    const model = fixture('fairseq_ctc');
+    const withFp32 = join(out, 'acc-with');
+    const alone = join(out, 'acc-alone');
+    await buildOnnx(model, withFp32, { variants: ['fp32', 'q4'] });
+    await buildOnnx(model, alone, { variants: ['q4'] });
+    const [, published] = await measureVariantAccuracy(withFp32, ['fp32', 'q4']);
+    const [scratch] = await measureVariantAccuracy(alone, ['q4'], { model });
+    expect(scratch).toEqual({ ...published, reference: 'fp32 graph built for this measurement (not published)' });
+    expect(scratch!.cosine).toBeLessThan(1);
+    expect(readdirSync(alone).sort()).toEqual(['onnx']);
+    expect(readdirSync(join(alone, 'onnx'))).toEqual(['model_q4.onnx']);
+  });
+
+  it('without the model to build it from, says what it needs', async () => {
+    const dir = join(out, 'acc-alone-err');
+    await buildOnnx(fixture('fairseq_ctc'), dir, { variants: ['fp16'] });
+    const err = await measureVariantAccuracy(dir, ['fp16']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err).toMatchObject({ code: 'E_ACCURACY_REFERENCE' });
   });
 });
 
@@ -151,7 +177,7 @@ describe('errors', () => {
   it('rejects an unknown variant', async () => {
     const err = await buildOnnx(fixture('fairseq_base_dict'), join(out, 'err'), { variants: ['int4' as 'int8'] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
-    expect(err).toMatchObject({ code: 'E_ONNX_VARIANT', message: 'unknown ONNX variant "int4" (use fp32, fp16 or int8)' });
+    expect(err).toMatchObject({ code: 'E_ONNX_VARIANT', message: 'unknown ONNX variant "int4" (use fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4)' });
   });
   it('rejects an activation it cannot express', async () => {
     const model = fixture('fairseq_base_dict');

@@ -18,7 +18,7 @@ const LARGE = checkpoint('fairseq_large_dictconfig.pt');
 const BASE = checkpoint('fairseq_base_dict.pt');
 
 let root: string;
-let good: string; // layer-norm, pre-LN, conv bias; fp32 + fp16 + int8 with hidden states
+let good: string; // layer-norm, pre-LN, conv bias; fp32 + fp16 + q8 with hidden states
 let other: string; // a different model (group-norm, post-LN), fp32 only
 
 function check(report: VerifyReport, name: string): CheckResult {
@@ -43,7 +43,7 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'verify-test-'));
   good = join(root, 'good');
   other = join(root, 'other');
-  await convert(LARGE, { out: good, onnx: ['fp32', 'fp16', 'int8'], hiddenStates: true });
+  await convert(LARGE, { out: good, onnx: ['fp32', 'fp16', 'q8'], hiddenStates: true });
   await convert(BASE, { out: other, onnx: ['fp32'] });
 });
 
@@ -66,7 +66,7 @@ describe('verify on a good folder', () => {
     ]);
     const parity = check(report, 'parity').items;
     const subjects = parity.map((i) => i.subject);
-    for (const variant of ['fp32', 'fp16', 'int8']) {
+    for (const variant of ['fp32', 'fp16', 'q8']) {
       for (const input of ['single', 'batch']) {
         for (const output of ['last_hidden_state', 'hidden_states.0', 'hidden_states.3']) expect(subjects).toContain(`${variant} ${input} ${output}`);
       }
@@ -90,7 +90,7 @@ describe('verify on a good folder', () => {
   it('renders a table with the figures and the verdict', () => {
     const text = formatVerifyReport(report);
     expect(text).toContain(`hubert-convert verify ${good} (HubertModel)`);
-    expect(text).toMatch(/PASS {2}parity: fp32, fp16, int8 on single, batch: 30 output comparison\(s\), all within tolerance/);
+    expect(text).toMatch(/PASS {2}parity: fp32, fp16, q8 on single, batch: 30 output comparison\(s\), all within tolerance/);
     expect(text).toMatch(/ok {2}fp32 batch last_hidden_state +\d\.\d\de-\d/);
     expect(text).toContain('SKIP  expected: skipped: no expected outputs given (--expected)');
     expect(text.trimEnd()).toMatch(/PASSED \(\d+\.\d s\)$/);
@@ -198,8 +198,8 @@ describe('corruptions are caught by the right check', () => {
     writeFileSync(path, readFileSync(path).subarray(0, 1000));
     const r = await verify(dir);
     const parity = check(r, 'parity');
-    expect(failed(parity)).toEqual([expect.stringMatching(/^int8: onnxruntime cannot load onnx\/model_quantized\.onnx: .+/)]);
-    expect(parity.items.filter((i) => i.comparison).every((i) => i.passed && !i.subject.startsWith('int8'))).toBe(true);
+    expect(failed(parity)).toEqual([expect.stringMatching(/^q8: onnxruntime cannot load onnx\/model_quantized\.onnx: .+/)]);
+    expect(parity.items.filter((i) => i.comparison).every((i) => i.passed && !i.subject.startsWith('q8'))).toBe(true);
   });
 
   it('a tampered fp16 variant: parity names the fp16 outputs that broke', async () => {
@@ -230,7 +230,7 @@ describe('expected outputs', () => {
     const subjects = expected.items.map((i) => i.subject);
     expect(subjects).toContain('reference expected:single last_hidden_state');
     expect(subjects).toContain('reference expected:batch hidden_states.3');
-    expect(subjects).toContain('int8 expected:batch last_hidden_state');
+    expect(subjects).toContain('q8 expected:batch last_hidden_state');
     for (const i of expected.items.filter((x) => x.subject.startsWith('reference'))) expect(i.comparison!.maxAbs).toBeLessThan(1e-4);
   });
 

@@ -66,7 +66,7 @@ export async function checkParity(
   progress?: VerifyProgressSink,
 ): Promise<CheckResult> {
   const variants = presentVariants(dir);
-  if (variants.length === 0) return skippedCheck('parity', `no ONNX graphs in ${dir}/onnx/ (model.onnx, model_fp16.onnx, model_quantized.onnx)`);
+  if (variants.length === 0) return skippedCheck('parity', `no ONNX graphs in ${dir}/onnx/ (${Object.values(VARIANT_FILES).map((f) => f.slice('onnx/'.length)).join(', ')})`);
   const items: CheckItem[] = [];
   const main = mainOutputOf(architecture);
   const requestFor = (graph: OnnxGraph, input: VerifyInput, wantHidden: boolean): ReferenceRequest => ({

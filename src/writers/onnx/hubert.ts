@@ -5,8 +5,9 @@
  * Opset 17 (default domain: it has LayerNormalization; the opset torch.onnx/optimum use for HuBERT) and IR version 8
  * (the IR that goes with opset 17): onnxruntime 1.30 (node; IR ≤ 13, opset ≤ 26), onnxruntime-web and the Python
  * `onnx.checker` (full_check) all accept it, and so do runtimes several years older. GELU is written in the exact erf
- * form, which onnxruntime fuses into one Gelu kernel. The int8 variant adds com.microsoft DynamicQuantizeMatMul
- * (opset 1 of that domain), which onnxruntime CPU runs directly (7-bit symmetric per-column weights, see quantize.ts).
+ * form, which onnxruntime fuses into one Gelu kernel. The quantized variants write their Linears with com.microsoft
+ * ops (opset 1 of that domain: DynamicQuantizeMatMul, MatMulNBits, MatMulBnb4), which onnxruntime CPU runs directly;
+ * what each variant stores is in variants.ts, the nodes in linear.ts.
  *
  * Semantics reproduced (formats.md §1.3): conv feature encoder (group norm on layer 0 = InstanceNormalization, or a
  * LayerNorm with eps 1e-5 on every layer), optional feature-projection LayerNorm, positional conv (weight-norm folded
@@ -24,11 +25,12 @@ import type { TensorData } from '../../tensor.js';
 import { f, GraphBuilder, type Dim } from './graph.js';
 import { dedupUnits, kmeansUnits, padMask, prepareSamples } from './outputs.js';
 import { ONNX_DTYPE } from './proto.js';
-import { concatRows, foldedWeightNormInit, ModelTensors, plainInit, quantizedInits, transposedInit, type FloatType } from './weights.js';
+import { emitLinear } from './linear.js';
+import { type LinearScheme, VARIANT_SPECS } from './variants.js';
+import { concatRows, foldedWeightNormInit, ModelTensors, plainInit, type FloatType } from './weights.js';
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
-export const MS_DOMAIN = 'com.microsoft';
 
 export type { OnnxVariant } from '../../model.js';
 
@@ -48,6 +50,10 @@ export interface HubertGraphOptions {
    * units, pads inside and takes [batch, 1, samples] as the spec says; the architecture's own head is not built.
    */
   outputs?: OutputSpec | null;
+  /** Replaces the variant's Linear weight scheme (for measuring alternatives; the variant table is the product). */
+  linear?: LinearScheme;
+  /** Replaces the variant's float Linears: true for HF module names (`encoder.layers.0.feed_forward.output_dense`) kept float. */
+  keepFloat?: (linear: string) => boolean;
 }
 
 /** float32 min, the additive mask value transformers uses for padded keys. */
@@ -63,15 +69,18 @@ class HubertGraph {
   readonly ct: FloatType;
   readonly cfg: HubertConfig;
   readonly t: ModelTensors;
-  readonly int8: boolean;
+  readonly scheme: LinearScheme;
+  readonly floatLinears: readonly string[];
   readonly islands: boolean;
   private schemaOf?: TensorSchema;
 
   constructor(private readonly model: HfModel, readonly options: HubertGraphOptions) {
     this.cfg = model.config;
     this.g = new GraphBuilder(model.architecture, OPSET);
-    this.ct = options.variant === 'fp16' ? ONNX_DTYPE.FLOAT16 : ONNX_DTYPE.FLOAT;
-    this.int8 = options.variant === 'int8';
+    const spec = VARIANT_SPECS[options.variant];
+    this.ct = spec.float === 'fp16' ? ONNX_DTYPE.FLOAT16 : ONNX_DTYPE.FLOAT;
+    this.scheme = options.linear ?? spec.linear;
+    this.floatLinears = spec.floatLinears ?? [];
     this.islands = this.ct === ONNX_DTYPE.FLOAT16 && (options.fp32Islands ?? true);
     this.t = new ModelTensors(model.tensors, basePrefixOf(model));
   }
@@ -92,7 +101,7 @@ class HubertGraph {
     return this.g.init(plainInit(full, encoder ? this.t.enc(name, shape) : this.t.get(name, shape), type));
   }
 
-  /** x @ W^T + b for the Linear `name` ([out, in] weight); int8 quantizes the weight. */
+  /** x @ W^T + b for the Linear `name` ([out, in] weight), stored as the variant's scheme says. */
   linear(x: string, name: string, encoder = true, outF?: number): string {
     const full = encoder ? this.t.encoderPrefix + name : name;
     const w = this.t.get(`${full}.weight`, encoder ? this.schema.shape(`${name}.weight`) : undefined);
@@ -106,17 +115,10 @@ class HubertGraph {
   /** x @ W^T + b with the given tensors, initializers named after `full`. */
   linearFrom(x: string, full: string, w: TensorData, b: TensorData | null): string {
     const bias = b ? this.g.init(plainInit(`${full}.bias`, b, this.ct)) : null;
-    return this.g.scoped(full, () => {
-      if (this.int8) {
-        const [qw, qs] = quantizedInits(`${full}.weight_quantized`, `${full}.weight_scale`, w);
-        // inputs: A, B, b_scale, b_zero_point (absent: symmetric), bias
-        const inputs = [x, this.g.init(qw), this.g.init(qs), ''];
-        if (bias) inputs.push(bias);
-        return this.g.node('DynamicQuantizeMatMul', inputs, {}, { domain: MS_DOMAIN });
-      }
-      const y = this.g.node('MatMul', [x, this.g.init(transposedInit(`${full}.weight_t`, w, this.ct))]);
-      return bias ? this.g.node('Add', [y, bias]) : y;
-    });
+    const module = full.startsWith(this.t.encoderPrefix) ? full.slice(this.t.encoderPrefix.length) : full;
+    const keepFloat = this.options.keepFloat ?? ((m: string) => this.floatLinears.includes(m));
+    const scheme: LinearScheme = keepFloat(module) ? { kind: 'float' } : this.scheme;
+    return this.g.scoped(full, () => emitLinear(this.g, x, full, w, bias, scheme, this.ct));
   }
 
   // ---- numerics helpers --------------------------------------------------------------------------------------

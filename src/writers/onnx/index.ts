@@ -5,15 +5,18 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { type HfModel, ONNX_VARIANT_FILES } from '../../model.js';
+import { type HfModel, ONNX_VARIANT_FILES, ONNX_VARIANTS } from '../../model.js';
 import { type OutputSpec, OUTPUTS_METADATA_KEY, describeOutputs } from '../../outputs.js';
 import { VERSION } from '../../version.js';
+import { VARIANT_SPECS } from './variants.js';
 import { planExternal, PROTOBUF_LIMIT, writeExternalData, writeSegments } from './external-data.js';
 import { encodeModel, type Initializer } from './graph.js';
-import { buildHubertGraph, IR_VERSION, type OnnxVariant } from './hubert.js';
+import { buildHubertGraph, type HubertGraphOptions, IR_VERSION, type OnnxVariant } from './hubert.js';
 
 export type { OnnxVariant } from './hubert.js';
 export { buildHubertGraph, IR_VERSION, OPSET } from './hubert.js';
+export { ONNX_VARIANTS } from '../../model.js';
+export { VARIANT_SPECS, type LinearScheme, type VariantSpec } from './variants.js';
 
 export interface BuildOnnxOptions {
   variants: OnnxVariant[];
@@ -24,6 +27,8 @@ export interface BuildOnnxOptions {
   onProgress?: (step: string, done: number, total: number) => void;
   /** Outputs beyond transformers' (layer cut, projection, k-means units, padding, profile); recorded in each graph's metadata. */
   outputs?: OutputSpec | null;
+  /** Overrides of the variants' Linear schemes, for measuring alternatives (bench/q8.mjs); not for releases. */
+  tuning?: Pick<HubertGraphOptions, 'linear' | 'keepFloat'>;
 }
 
 export interface OnnxFileInfo {
@@ -51,12 +56,12 @@ function withProgress(inits: Initializer[], report: (done: number) => void): Ini
 
 export async function buildOnnx(model: HfModel, outDir: string, options: BuildOnnxOptions): Promise<OnnxFileInfo[]> {
   const variants = [...new Set(options.variants)];
-  for (const v of variants) if (!(v in VARIANT_FILES)) throw new UsageError('E_ONNX_VARIANT', `unknown ONNX variant "${v}" (use fp32, fp16 or int8)`, { variant: v });
+  for (const v of variants) if (!(v in VARIANT_FILES)) throw new UsageError('E_ONNX_VARIANT', `unknown ONNX variant "${v}" (use ${ONNX_VARIANTS.join(', ')})`, { variant: v });
   mkdirSync(join(outDir, 'onnx'), { recursive: true });
   const results: OnnxFileInfo[] = [];
   for (const variant of variants) {
     const file = VARIANT_FILES[variant];
-    const graph = buildHubertGraph(model, { variant, hiddenStates: options.hiddenStates ?? false, outputs: options.outputs ?? null });
+    const graph = buildHubertGraph(model, { ...options.tuning, variant, hiddenStates: options.hiddenStates ?? false, outputs: options.outputs ?? null });
     const total = graph.initializers.length;
     const step = `write ${file}`;
     const inits = withProgress(graph.initializers, (done) => options.onProgress?.(step, done, total));
@@ -65,7 +70,7 @@ export async function buildOnnx(model: HfModel, outDir: string, options: BuildOn
     const external = options.externalData ?? weightBytes > PROTOBUF_LIMIT;
     const dataFile = `${file}_data`;
     const plan = external ? planExternal(inits, basename(dataFile)) : new Map();
-    const meta = { irVersion: IR_VERSION, producerName: 'hubert-convert', producerVersion: VERSION, docString: `${model.architecture} (${variant})`, ...(options.outputs ? { metadata: { [OUTPUTS_METADATA_KEY]: JSON.stringify(describeOutputs(options.outputs)) } } : {}) };
+    const meta = { irVersion: IR_VERSION, producerName: 'hubert-convert', producerVersion: VERSION, docString: `${model.architecture} (${variant}: ${VARIANT_SPECS[variant].summary})`, ...(options.outputs ? { metadata: { [OUTPUTS_METADATA_KEY]: JSON.stringify(describeOutputs(options.outputs)) } } : {}) };
     options.onProgress?.(step, 0, total);
     const written = writeSegments(join(outDir, file), encodeModel(graph, meta, plan));
     const info: OnnxFileInfo = { variant, file, ...written };

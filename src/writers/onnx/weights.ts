@@ -1,14 +1,14 @@
 /**
  * Initializers made from the model's tensors, produced lazily (one tensor in memory at a time while writing):
- * plain copies, transposed Linear weights, the folded positional-conv weight, and int8-quantized Linear weights.
+ * plain copies, transposed Linear weights, the folded positional-conv weight, and groups derived from one weight
+ * (the quantized Linear weights of linear.ts).
  */
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
 import { isFloatDType } from '../../dtype.js';
 import { castTensor, DEFAULT_CHUNK_BYTES, numelOf, toFloat32, toFloat64, type TensorData } from '../../tensor.js';
 import { float32Bytes, float32ToHalfBytes } from './fp16.js';
 import type { Initializer } from './graph.js';
-import { ONNX_DTYPE, type OnnxDType } from './proto.js';
-import { quantizeLinearWeight, type QuantizedMatrix } from './quantize.js';
+import { ONNX_DTYPE, ONNX_DTYPE_SIZE, type OnnxDType } from './proto.js';
 
 export type FloatType = typeof ONNX_DTYPE.FLOAT | typeof ONNX_DTYPE.FLOAT16;
 
@@ -87,31 +87,47 @@ export function foldedWeightNormInit(name: string, g: TensorData, v: TensorData,
   });
 }
 
+/** One initializer of a group computed together from one weight (a quantized matrix and its scales, say). */
+export interface DerivedPart<T> {
+  name: string;
+  dtype: OnnxDType;
+  dims: number[];
+  bytes: (value: T) => Uint8Array;
+}
+
 /**
- * The quantized weight and its per-column scales for one Linear (zero point 0, so none is stored), computed once
- * when the first of the two is written and dropped after the second.
+ * Initializers derived together from one Linear weight: `derive` runs once, when the first of them is written, and
+ * its result is dropped after the last (the file writer walks initializers in order, so one weight is in memory).
  */
-export function quantizedInits(weightName: string, scaleName: string, t: TensorData): [Initializer, Initializer] {
-  const [outF, inF] = t.shape as [number, number];
-  let cache: QuantizedMatrix | null = null;
+export function derivedInits<T>(t: TensorData, derive: (weight: Float32Array) => T, parts: readonly DerivedPart<T>[]): Initializer[] {
+  let cache: T | null = null;
   let uses = 0;
-  const get = (): QuantizedMatrix => {
-    cache ??= quantizeLinearWeight(toFloat32(t), outF, inF);
-    const q = cache;
-    if (++uses === 2) {
+  const get = (): T => {
+    cache ??= derive(toFloat32(t));
+    const value = cache;
+    if (++uses === parts.length) {
       cache = null;
       uses = 0;
     }
-    return q;
+    return value;
   };
-  return [
-    computed(weightName, ONNX_DTYPE.INT8, [inF, outF], 1, () => {
-      const v = get().values;
-      return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    }),
-    computed(scaleName, ONNX_DTYPE.FLOAT, [outF], 4, () => float32Bytes(get().scales)),
-  ];
+  return parts.map((p) => {
+    const byteLength = numelOf(p.dims) * ONNX_DTYPE_SIZE[p.dtype]!;
+    return {
+      name: p.name,
+      dtype: p.dtype,
+      dims: p.dims,
+      byteLength,
+      chunks: () => {
+        const bytes = p.bytes(get());
+        if (bytes.byteLength !== byteLength) throw new Error(`initializer ${p.name}: ${bytes.byteLength} bytes, expected ${byteLength}`);
+        return [bytes];
+      },
+    };
+  });
 }
+
+export const viewBytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Tensors of equal trailing shape stacked along dim 0 (as float32): row-major concatenation is byte concatenation. */
 export function concatRows(parts: readonly TensorData[]): TensorData {
