@@ -55,7 +55,7 @@ describe('progress lines', () => {
 
   it('verify reports each stage: the reference forward by conv layer and layer, each variant\'s session load and runs', () => {
     const out = join(work, 'base');
-    expect(cli(['convert', fixture('checkpoints/fairseq_base_dict.pt'), '--out', out, '--onnx', 'fp32,int8', '--quiet']).status).toBe(0);
+    expect(cli(['convert', fixture('checkpoints/fairseq_base_dict.pt'), '--out', out, '--onnx', 'fp32,q8', '--quiet']).status).toBe(0);
     const r = cli(['verify', out, '--source', fixture('checkpoints/fairseq_base_dict.pt')]);
     expect(r.status).toBe(0);
     expect(steady(r.stderr)).toEqual([
@@ -71,12 +71,12 @@ describe('progress lines', () => {
       'fp32: run onnx/model.onnx on single (done)',
       'fp32: run onnx/model.onnx on batch …',
       'fp32: run onnx/model.onnx on batch (done)',
-      'int8: load onnx/model_quantized.onnx into onnxruntime …',
-      'int8: load onnx/model_quantized.onnx into onnxruntime (done)',
-      'int8: run onnx/model_quantized.onnx on single …',
-      'int8: run onnx/model_quantized.onnx on single (done)',
-      'int8: run onnx/model_quantized.onnx on batch …',
-      'int8: run onnx/model_quantized.onnx on batch (done)',
+      'q8: load onnx/model_quantized.onnx into onnxruntime …',
+      'q8: load onnx/model_quantized.onnx into onnxruntime (done)',
+      'q8: run onnx/model_quantized.onnx on single …',
+      'q8: run onnx/model_quantized.onnx on single (done)',
+      'q8: run onnx/model_quantized.onnx on batch …',
+      'q8: run onnx/model_quantized.onnx on batch (done)',
     ]);
     expect(cli(['verify', out, '--quiet']).stderr).toBe('');
   });
