@@ -43,7 +43,8 @@ export function withSection(readme, section) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
-  const { ERROR_CODES, EXIT_CODES } = await import(new URL('../dist/errors.js', import.meta.url).href);
+  const { ERROR_CODES } = await import(new URL('../dist/error-codes.js', import.meta.url).href);
+  const { EXIT_CODES } = await import(new URL('../dist/errors.js', import.meta.url).href);
   const readme = readFileSync(readmePath, 'utf8');
   const section = renderErrorCodes(ERROR_CODES, EXIT_CODES);
   if (process.argv.includes('--check')) {

@@ -6,7 +6,8 @@
  */
 import type { ErrorCode, ErrorCodeOf } from './error-codes.js';
 
-export { ERROR_CODES, kindsOf, type ErrorCode, type ErrorCodeEntry, type ErrorCodeOf } from './error-codes.js';
+// types only: errors.ts stays a module with no imports at run time (children compile it alone, test/safetensors/atomic.test.ts)
+export type { ErrorCode, ErrorCodeEntry, ErrorCodeOf } from './error-codes.js';
 
 export type ErrorKind =
   | 'usage' // the command line or API call is wrong

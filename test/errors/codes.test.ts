@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ERROR_CODES, type ErrorKind, EXIT_CODES, kindsOf, type ErrorCode } from '../../src/errors.js';
+import { ERROR_CODES, type ErrorCode, kindsOf } from '../../src/error-codes.js';
+import { type ErrorKind, EXIT_CODES } from '../../src/errors.js';
 import { readmeSection, renderErrorCodes } from '../../scripts/error-codes-md.mjs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
