@@ -12,10 +12,14 @@ import { readDictFile } from './side-inputs.js';
 import { checkConvertedTensors } from './readers/lazy-tensor.js';
 import { type FileDescription, describeFile, describeFileInBackground } from './source-info.js';
 import type { OnnxVariant } from './writers/onnx/index.js';
+import type { HfModel } from './model.js';
 import { type ConversionReport, type FileRecord, type OutputDType, type ProgressEvent, type SourceFileInfo, writeHuggingFaceFolder } from './writers/folder.js';
 import { type InputPath, refuseOutputOverlap } from './writers/output-guard.js';
 import { parseSize } from './writers/size.js';
 import { validateConversion } from './validate.js';
+import { type OutputOptions, type OutputSpec, resolveOutputs } from './outputs.js';
+import { readKMeansFile, writeOutputFiles } from './output-files.js';
+import { readProjectionBeside } from './readers/projection-head.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
 
 export interface ConvertOptions {
@@ -38,6 +42,16 @@ export interface ConvertOptions {
   /** Accepted for compatibility and ignored: refusing globals outside the allow-list is now the default. */
   strict?: boolean;
   force?: boolean;
+  /** The graphs end at this transformer layer (1-based, fairseq's output_layer). Implies `onnx: ['fp32']` when onnx is not given. */
+  outputLayer?: number;
+  /** Apply the model's projection head (final_proj / hubert-soft proj). */
+  finalProj?: boolean;
+  /** A k-means quantizer file (fairseq learn_kmeans.py .bin, bshall kmeans .pt): adds int64 `units`. Needs outputLayer. */
+  kmeans?: string;
+  /** Also output the run-length encoded units (`dedup_units`, `unit_durations`). */
+  dedupUnits?: boolean;
+  /** A voice-conversion I/O contract (src/profiles.ts, docs/PROFILES.md). */
+  profile?: string;
   /** Verify the folder before publishing it; a failed check aborts the conversion (nothing is written). */
   verify?: boolean | Omit<VerifyOptions, 'source' | 'upstream' | 'dict' | 'labels'>;
   onProgress?: (event: ProgressEvent) => void;
@@ -108,11 +122,12 @@ async function describeFolder(dir: string, files: readonly string[], report?: (d
 }
 
 /** Every path a conversion reads, as --out must not overlap it. */
-function inputPaths(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream'>): InputPath[] {
+function inputPaths(input: string, options: Pick<ConvertOptions, 'dict' | 'upstream' | 'kmeans'>): InputPath[] {
   return [
     { path: input, what: statSync(input, { throwIfNoEntry: false })?.isDirectory() ? 'the source folder' : 'the checkpoint' },
     ...(options.upstream !== undefined ? [{ path: options.upstream, what: '--upstream' }] : []),
     ...(options.dict !== undefined ? [{ path: options.dict, what: '--dict' }] : []),
+    ...(options.kmeans !== undefined ? [{ path: options.kmeans, what: '--kmeans' }] : []),
   ];
 }
 
@@ -136,7 +151,12 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
       warnings: folder.warnings,
     };
     checkConvertedTensors(conversion);
-    const sourceFiles = ['config.json', 'preprocessor_config.json', ...folder.weightFiles].filter((f) => existsSync(join(input, f)));
+    // a HuBERT-family folder keeps its projection head beside the weights (final_proj.safetensors / proj.safetensors)
+    if (!conversion.model.projection) {
+      const head = readProjectionBeside(input);
+      if (head) conversion.model = { ...conversion.model, projection: head };
+    }
+    const sourceFiles = ['config.json', 'preprocessor_config.json', ...folder.weightFiles, ...(conversion.model.projection ? [`${conversion.model.projection.name}.safetensors`] : [])].filter((f) => existsSync(join(input, f)));
     return { conversion, close: () => folder.close(), sourceFiles };
   }
   if (options.dict !== undefined) checkInput(options.dict, '--dict');
@@ -173,6 +193,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
   checkInput(input, 'the input');
   if (options.upstream !== undefined) checkInput(options.upstream, '--upstream');
   if (options.dict !== undefined) checkInput(options.dict, '--dict');
+  if (options.kmeans !== undefined) checkInput(options.kmeans, '--kmeans');
   refuseOutputOverlap(options.out, inputPaths(input, options));
   // the inputs' sha256 (for the report) is computed on other threads, overlapping the reading and writing
   const hashProgress = options.onProgress && ((done: number, total: number) => options.onProgress!({ phase: 'hash', done, total }));
@@ -194,6 +215,8 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
   folderSource?.catch(() => {}); // awaited by the writer; an error before then must not go unhandled
   try {
     validateConversion(conversion, input);
+    const outputs = resolveConvertOutputs(conversion.model, options, conversion.warnings);
+    const onnxVariants = options.onnx && options.onnx.length > 0 ? options.onnx : outputs ? (['fp32'] as OnnxVariant[]) : [];
     const isFolder = conversion.kind === 'hf-folder';
     let verification: VerifyReport | undefined;
     const report = await writeHuggingFaceFolder(conversion, options.out, {
@@ -208,11 +231,14 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
       addToFolder: async (tmp, model) => {
         const files: FileRecord[] = [];
         let onnx: unknown[] | undefined;
-        if (options.onnx && options.onnx.length > 0) {
+        const extras = writeOutputFiles(tmp, model, outputs);
+        files.push(...extras.files);
+        if (onnxVariants.length > 0) {
           // loaded on demand: the ONNX writer brings in onnxruntime (~0.1 s of start-up) that plain conversions never use
           const [{ buildOnnx }, { measureVariantAccuracy }] = await Promise.all([import('./writers/onnx/index.js'), import('./verify/variant-accuracy.js')]);
           const built = await buildOnnx(model, tmp, {
-            variants: options.onnx,
+            variants: onnxVariants,
+            outputs,
             hiddenStates: options.hiddenStates ?? false,
             ...(options.externalData !== undefined ? { externalData: options.externalData } : {}),
             ...(options.onProgress ? { onProgress: (step: string, done: number, total: number) => options.onProgress!({ phase: 'onnx', step, done, total }) } : {}),
@@ -227,7 +253,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
           options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 1, total: 1 });
           onnx = built.map((f) => ({ ...f, accuracy: accuracy.find((a) => a.variant === f.variant) ?? null }));
         }
-        return { files, ...(onnx ? { onnx } : {}) };
+        return { files, ...(onnx ? { onnx } : {}), ...(extras.record ? { outputs: extras.record } : {}) };
       },
       ...(options.verify
         ? {
@@ -259,4 +285,16 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
     cancelHashes();
     close();
   }
+}
+
+/** The conversion's extra outputs (layer cut, head, k-means units, profile), checked before anything is written. */
+function resolveConvertOutputs(model: HfModel, options: ConvertOptions, warnings: string[]): OutputSpec | null {
+  const outputOptions: OutputOptions = {
+    ...(options.outputLayer !== undefined ? { outputLayer: options.outputLayer } : {}),
+    ...(options.finalProj ? { finalProj: true } : {}),
+    ...(options.kmeans !== undefined ? { kmeans: readKMeansFile(options.kmeans, options.allowGlobals) } : {}),
+    ...(options.dedupUnits ? { dedupUnits: true } : {}),
+    ...(options.profile !== undefined ? { profile: options.profile } : {}),
+  };
+  return resolveOutputs(model, outputOptions, warnings);
 }

@@ -41,3 +41,6 @@ export { convert, loadSource, type ConvertOptions, type ConvertResult } from './
 // verify
 export { verify, formatVerifyReport, referenceForward, type VerifyOptions, type VerifyReport } from './verify/index.js';
 export { minimumSamples, type VerifyProgress } from './verify/index.js';
+export { type KMeansQuantizer, readKMeans } from './readers/kmeans.js';
+export { type OutputOptions, type OutputSpec, type OutputsRecord, describeOutputs, resolveOutputs } from './outputs.js';
+export { PROFILES, type Profile, type ProfileName } from './profiles.js';

@@ -5,6 +5,8 @@ import type { HubertConfig } from './model.js';
 import { type GlobalUse, type PlainJson, type ReadOptions, readCheckpoint, toPlainJson } from './readers/index.js';
 import { DEFAULT_SCAN_LIMIT_BYTES, countNonFinite } from './non-finite.js';
 import { checkConvertedTensors, viewRepeats } from './readers/lazy-tensor.js';
+import { type FileOffers, offersOf, quantizerOffers } from './inspect-offers.js';
+import { looksLikeJoblibKMeans, readKMeansFile } from './output-files.js';
 
 /** Checkpoints up to this size get their values scanned for NaN/Inf by default (reading every byte). */
 export { DEFAULT_SCAN_LIMIT_BYTES };
@@ -29,6 +31,8 @@ export interface InspectReport {
   allowedGlobals: string[];
   valuesScanned: boolean;
   warnings: string[];
+  /** What the file offers the issue-12 outputs: a model's layers, head, padding and fitting profiles, or a k-means quantizer. */
+  offers?: FileOffers;
 }
 
 const SOURCE_CONFIG_PATHS: readonly string[][] = [['cfg', 'model'], ['args'], ['model_cfg'], ['Config', 'distiller'], ['Config', 'downstream_expert']];
@@ -48,6 +52,18 @@ function sourceConfigOf(root: unknown): PlainJson | null {
  * (`scan` forces either way).
  */
 export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: boolean } = {}): InspectReport {
+  // a joblib k-means dump is not a plain pickle (raw array bytes follow its wrappers): read it as a quantizer
+  if (looksLikeJoblibKMeans(path)) {
+    const q = readKMeansFile(path, options.allowGlobals);
+    const bytes = statSync(path).size;
+    return {
+      schema: 'hubert-convert/inspect', version: 1, file: path, bytes, format: 'joblib', kind: 'kmeans-quantizer',
+      evidence: `joblib.dump of ${q.estimator} (fairseq learn_kmeans.py)`, sourceConfig: null, hfConfig: null,
+      tensors: [{ path: 'cluster_centers_', dtype: 'F32', shape: [q.clusters, q.dim], bytes: q.centers.byteLength }],
+      totalTensorBytes: q.centers.byteLength, globals: q.globals, allowedGlobals: [...(options.allowGlobals ?? [])].sort(), valuesScanned: true,
+      warnings: [], offers: quantizerOffers(q),
+    };
+  }
   const checkpoint = readCheckpoint(path, options);
   try {
     const warnings = [...checkpoint.warnings];
@@ -56,6 +72,7 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
     let hfConfig: HubertConfig | null = null;
     /** Source paths of the tensors the conversion keeps; null when the file does not convert on its own. */
     let kept: Set<string> | null = null;
+    let offers: FileOffers | undefined;
     try {
       const detection = detectSource(checkpoint.root, checkpoint.file);
       kind = detection.kind;
@@ -66,10 +83,18 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
         kept = new Set(conversion.mapped.map((m) => m.source));
         hfConfig = conversion.model.config;
         checkConvertedTensors(conversion);
+        offers = offersOf(conversion.model);
       }
     } catch (error) {
       if (!(error instanceof HubertConvertError)) throw error;
-      if (kind === null) evidence = error.message;
+      const root = checkpoint.root;
+      if (kind === null && root instanceof Map && root.has('cluster_centers_')) {
+        // bshall's torch-saved k-means dict
+        const q = readKMeansFile(path, options.allowGlobals);
+        kind = 'kmeans-quantizer';
+        evidence = 'a torch-saved {n_features_in_, _n_threads, cluster_centers_} dict (bshall/hubert)';
+        offers = quantizerOffers(q);
+      } else if (kind === null) evidence = error.message;
       else if (error.code === 'E_NO_VOCABULARY') warnings.push(`a CTC model without its vocabulary: convert it with --dict dict.ltr.txt`);
       else warnings.push(`would not convert: ${error.message}`);
     }
@@ -110,6 +135,7 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
       allowedGlobals: checkpoint.allowedGlobals,
       valuesScanned,
       warnings,
+      ...(offers ? { offers } : {}),
     };
   } finally {
     checkpoint.close();

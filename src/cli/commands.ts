@@ -69,6 +69,11 @@ export async function runConvert(
     allowGlobal: string[];
     force?: boolean;
     verify?: boolean;
+    outputLayer?: number;
+    finalProj?: boolean;
+    kmeans?: string;
+    dedupUnits?: boolean;
+    profile?: string;
   },
 ): Promise<void> {
   const variants = onnxVariants(flags.onnx);
@@ -88,6 +93,11 @@ export async function runConvert(
       ...(flags.allowGlobal.length > 0 ? { allowGlobals: flags.allowGlobal } : {}),
       force: flags.force ?? false,
       verify: flags.verify ?? false,
+      ...(flags.outputLayer !== undefined ? { outputLayer: flags.outputLayer } : {}),
+      ...(flags.finalProj ? { finalProj: true } : {}),
+      ...(flags.kmeans !== undefined ? { kmeans: flags.kmeans } : {}),
+      ...(flags.dedupUnits ? { dedupUnits: true } : {}),
+      ...(flags.profile !== undefined ? { profile: flags.profile } : {}),
     },
     progressFor(flags),
   );

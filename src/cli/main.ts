@@ -19,6 +19,12 @@ function number(value: string): number {
   return n;
 }
 
+function layerNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a layer number (1, 2, ...: 1-based, as fairseq output_layer)');
+  return n;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -42,6 +48,11 @@ program
   .option('--onnx <variants>', 'also write ONNX graphs: fp32,fp16,int8', list)
   .option('--hidden-states', 'add every hidden state as an ONNX output')
   .option('--external-data', 'write ONNX weights to model.onnx_data (automatic above 2 GB)')
+  .option('--output-layer <N>', "ONNX graphs end at transformer layer N (1-based, fairseq extract_features(output_layer=N)); output layer_N", layerNumber)
+  .option('--final-proj', "apply the model's projection head (ContentVec/HuBERT final_proj, hubert-soft proj) to the output")
+  .option('--kmeans <file>', 'k-means quantizer (fairseq learn_kmeans.py .bin/.km, bshall kmeans .pt) of layer N: adds int64 units (needs --output-layer)')
+  .option('--dedup-units', 'with --kmeans: also output dedup_units and unit_durations (run-length encoded units)')
+  .option('--profile <name>', 'the ONNX I/O contract of a voice-conversion project: rvc-v1, rvc-v2, so-vits-vec256l9, so-vits-vec768l12, so-vits-hubertsoft (docs/PROFILES.md)')
   .addOption(new Option('--dtype <dtype>', 'dtype of the written weights').choices(['keep', 'fp32', 'fp16', 'bf16']).default('keep'))
   .option('--max-shard-size <size>', 'largest safetensors shard, e.g. 5GB or 500MB', '5GB')
   .addOption(new Option('--kind <kind>', 'source kind, overriding detection').choices(['fairseq-hubert', 'fairseq-hubert-ctc', 's3prl-hubert', 'distilhubert', 'superb-downstream']))
@@ -58,7 +69,9 @@ Examples:
   $ hubert-convert convert hubert_base_ls960.pt --out hubert-base --onnx fp32,int8 --verify
   $ hubert-convert convert hubert_large_ll60k_finetune_ls960.pt --dict dict.ltr.txt --out hubert-large-ctc
   $ hubert-convert convert superb_ks.ckpt --upstream hubert_base_ls960.pt --labels yes,no,up,down --out ks
-  $ hubert-convert convert ./existing-hf-folder --out ./with-onnx --onnx fp32,fp16,int8`,
+  $ hubert-convert convert ./existing-hf-folder --out ./with-onnx --onnx fp32,fp16,int8
+  $ hubert-convert convert hubert_base.pt --out vec-256-layer-9 --profile rvc-v1
+  $ hubert-convert convert mhubert_base_vp_en_es_fr_it3.pt --out mhubert-units --output-layer 11 --kmeans mhubert_base_vp_en_es_fr_it3_L11_km1000.bin`,
   )
   .action(async (checkpoint: string, options, command: Command) => runConvert(checkpoint, { ...command.optsWithGlobals(), ...options }));
 

@@ -40,6 +40,12 @@ export function renderInspect(r: InspectReport): string {
     text += `Model: ${c.architectures[0]}, ${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads, ffn ${c.intermediate_size}, `;
     text += `${c.feat_extract_norm}-norm extractor, ${c.do_stable_layer_norm ? 'pre-LN' : 'post-LN'}, conv ${c.conv_dim.length} layers (bias ${c.conv_bias}), pos-conv ${c.num_conv_pos_embeddings}/${c.num_conv_pos_embedding_groups}${c.conv_pos_batch_norm ? ' batch-norm' : ''}\n`;
   }
+  if (r.offers?.what === 'model') {
+    const o = r.offers;
+    text += `Offers: --output-layer 1..${o.layers}${o.projection ? `, --final-proj (${o.projection.name}, ${o.projection.out} channels)` : ', no projection head'}${o.inputPadding ? `, ${o.inputPadding}-sample padding inside` : ''}; profiles: ${o.profiles.length ? o.profiles.join(', ') : 'none (needs 12 layers, or a head)'}\n`;
+  } else if (r.offers?.what === 'kmeans-quantizer') {
+    text += `Quantizer: ${r.offers.clusters} clusters × ${r.offers.dim} features (${r.offers.estimator ?? r.offers.format}); use it with --output-layer N --kmeans ${r.file}\n`;
+  }
   if (r.sourceConfig) text += `Source config: ${JSON.stringify(r.sourceConfig).slice(0, 400)}${JSON.stringify(r.sourceConfig).length > 400 ? '…' : ''}\n`;
   text += `\nTensors (${r.tensors.length}, ${size(r.totalTensorBytes)}):\n`;
   text += table([['name', 'dtype', 'shape', 'bytes'], ...r.tensors.map((t) => [t.path, t.dtype, `[${t.shape.join(', ')}]`, size(t.bytes)])]);

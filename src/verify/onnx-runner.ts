@@ -18,6 +18,8 @@ export const VARIANT_FILES = ONNX_VARIANT_FILES;
 export interface GraphOutput {
   data: Float64Array;
   shape: number[];
+  /** an int64 output (k-means units), its values exact in `data` */
+  integer?: true;
 }
 
 export interface OnnxGraph {
@@ -49,6 +51,7 @@ function widen(tensor: ort.Tensor): Float64Array {
     return out;
   }
   if (data instanceof Float32Array || data instanceof Float64Array) return Float64Array.from(data);
+  if (data instanceof BigInt64Array) return Float64Array.from(data, (v) => Number(v)); // unit ids: small integers
   throw new Error(`output of type ${tensor.type} is not a float tensor`);
 }
 
@@ -57,6 +60,11 @@ export async function openGraph(dir: string, variant: Variant): Promise<OnnxGrap
   const session = await ort.InferenceSession.create(join(dir, file), { graphOptimizationLevel: 'all' });
   const takesMask = session.inputNames.includes('attention_mask');
   const inputMeta = new Map(session.inputMetadata.map((m) => [m.name, m]));
+  // the voice-conversion profiles take [batch, 1, samples] (src/outputs.ts)
+  const channelAxis = (() => {
+    const m = inputMeta.get('input_values');
+    return m !== undefined && m.isTensor && m.shape.length === 3;
+  })();
   const valuesType = (() => {
     const m = inputMeta.get('input_values');
     return m && m.isTensor ? m.type : 'float32';
@@ -69,17 +77,19 @@ export async function openGraph(dir: string, variant: Variant): Promise<OnnxGrap
     takesMask,
     async run(inputValues, batch, length, mask) {
       const feeds: Record<string, ort.Tensor> = {};
+      const dims = channelAxis ? [batch, 1, length] : [batch, length];
       if (valuesType === 'float16') {
         // not what our builder writes (fp16 graphs keep float32 I/O), but a foreign graph may ask for it
-        feeds.input_values = new ort.Tensor('float16', Uint16Array.from(inputValues, float32ToFloat16Bits), [batch, length]);
+        feeds.input_values = new ort.Tensor('float16', Uint16Array.from(inputValues, float32ToFloat16Bits), dims);
       } else {
-        feeds.input_values = new ort.Tensor('float32', inputValues, [batch, length]);
+        feeds.input_values = new ort.Tensor('float32', inputValues, dims);
       }
       if (takesMask) feeds.attention_mask = new ort.Tensor('int64', mask ?? new BigInt64Array(batch * length).fill(1n), [batch, length]);
       const results = await session.run(feeds);
       const out: Record<string, GraphOutput> = {};
       for (const [name, tensor] of Object.entries(results)) {
-        out[canonicalOutputName(name)] = { data: widen(tensor as ort.Tensor), shape: (tensor as ort.Tensor).dims.map(Number) };
+        const t = tensor as ort.Tensor;
+        out[canonicalOutputName(name)] = { data: widen(t), shape: t.dims.map(Number), ...(t.type === 'int64' ? { integer: true as const } : {}) };
       }
       return out;
     },

@@ -34,7 +34,7 @@ export class ReferenceCache {
 
   /** `onProgress` hears every pass: the label its caller gave, how many rows it computes, and where it is. */
   constructor(
-    private readonly model: HfModel,
+    readonly model: HfModel,
     private readonly onProgress?: (label: string, rows: number, progress: ReferenceProgress) => void,
   ) {}
 

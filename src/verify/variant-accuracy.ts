@@ -26,7 +26,8 @@ async function firstOutput(dir: string, variant: OnnxVariant, input: Float32Arra
   const graph = await openGraph(dir, variant);
   try {
     const outputs = await graph.run(input, 1, input.length, null);
-    const name = Object.keys(outputs)[0]!;
+    // the first float output (a k-means graph puts its int64 units first)
+    const name = Object.keys(outputs).find((n) => !outputs[n]!.integer) ?? Object.keys(outputs)[0]!;
     return [name, outputs[name]!];
   } finally {
     await graph.release();

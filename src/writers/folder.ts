@@ -54,6 +54,8 @@ export interface ConversionReport {
   /** Pickle globals outside the allow-list the user let through as inert records (`--allow-global`); [] when none. */
   allowedGlobals: string[];
   onnx?: unknown[];
+  /** What the ONNX graphs output beyond transformers' (src/outputs.ts OutputsRecord): layer cut, head, units, profile. */
+  outputs?: unknown;
 }
 
 export type ProgressEvent =
@@ -72,7 +74,7 @@ export interface WriteFolderOptions {
   allowedGlobals?: string[];
   onProgress?: (event: ProgressEvent) => void;
   /** Adds files to the temporary folder (the ONNX export); returns report entries to merge. */
-  addToFolder?: (tmpDir: string, model: HfModel) => Promise<{ files?: FileRecord[]; onnx?: unknown[] }>;
+  addToFolder?: (tmpDir: string, model: HfModel) => Promise<{ files?: FileRecord[]; onnx?: unknown[]; outputs?: unknown }>;
   /**
    * Runs on the complete temporary folder, report included (verification); throwing aborts and leaves nothing. What
    * it returns goes into the model card (README.md), whose checksum in the report is then updated.
@@ -181,6 +183,7 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         ...(conversion.nonFinite ? { nonFinite: conversion.nonFinite } : {}),
         allowedGlobals: options.allowedGlobals ?? [],
         ...(extra.onnx ? { onnx: extra.onnx } : {}),
+        ...(extra.outputs ? { outputs: extra.outputs } : {}),
       };
       const card = (verification?: CardVerification): string => {
         const input: ModelCardInput = {

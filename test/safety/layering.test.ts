@@ -13,6 +13,7 @@ const FORMAT_LAYERS = [
   'readers/zip.ts',
   ...readdirSync(join(SRC, 'readers/pickle')).filter((f) => f.endsWith('.ts')).map((f) => `readers/pickle/${f}`),
   'readers/torch.ts',
+  'readers/kmeans.ts',
   'readers/safetensors.ts',
   'readers/safetensors-index.ts',
   'readers/lazy-tensor.ts',

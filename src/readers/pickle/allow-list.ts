@@ -135,6 +135,18 @@ export const ALLOW_LIST: readonly AllowEntry[] = [
     becomes: 'an inert record (with its BUILD state)', safe: 'makes an empty ndarray that BUILD fills with bytes; the type must be numpy.ndarray',
   },
 
+  // ---- k-means quantizers (fairseq examples/hubert/simple_kmeans/learn_kmeans.py: joblib.dump of a fitted sklearn estimator)
+  {
+    names: ['sklearn.cluster._kmeans.MiniBatchKMeans', 'sklearn.cluster._kmeans.KMeans'], kind: 'class', shim: INERT_CLASS,
+    becomes: 'an inert record of its fitted attributes (readers/kmeans.ts takes cluster_centers_ from it)',
+    safe: "NEWOBJ with no arguments, then BUILD of its __dict__: sklearn's BaseEstimator.__setstate__ only compares _sklearn_version and updates __dict__; nothing is fitted or called",
+  },
+  {
+    names: ['joblib.numpy_pickle.NumpyArrayWrapper'], kind: 'class', shim: INERT_CLASS,
+    becomes: 'an inert record; a joblib reader (readers/kmeans.ts) replaces it by the raw array bytes that follow its BUILD, read as data',
+    safe: "a plain class whose BUILD fills __dict__ (subclass, shape, order, dtype, allow_mmap, numpy_array_alignment_bytes); joblib's unpickler then reads raw bytes with np.frombuffer, except for object arrays, which are nested pickles and which readers/kmeans.ts refuses",
+  },
+
   // ---- fairseq and omegaconf
   { names: ['fairseq.data.dictionary.Dictionary'], kind: 'class', shim: DICT_OF_ATTRIBUTES, becomes: 'a Map of its fields (symbols, count, indices, ...)', safe: DATA_ONLY_BUILD },
   {

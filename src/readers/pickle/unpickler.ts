@@ -36,6 +36,21 @@ export interface UnpickleOptions {
   /** Global usage is added here (shared across the pickles of one file). */
   globals?: Map<string, GlobalUse>;
   warnings?: string[];
+  /**
+   * For streams that are not pure pickles (joblib writes each numpy array's raw bytes right after its wrapper's
+   * BUILD): called after every BUILD with the built value and a bounded reader of the bytes that follow; it may read
+   * them and return a value to replace the built one on the stack. Such a stream cannot be walked by the value-free
+   * first pass (the raw sections' lengths come from values), so it is skipped; every global is still decided by the
+   * same resolver when it is first loaded, before anything can use it, and shims stay data-only.
+   */
+  afterBuild?: (built: PyValue, raw: RawBytes) => PyValue | undefined;
+}
+
+/** Bytes between pickle opcodes, read by `afterBuild`: every read is bounds-checked (E_PICKLE_TRUNCATED). */
+export interface RawBytes {
+  /** Where the next read starts, for messages. */
+  readonly where: string;
+  read(n: number, what: string): Uint8Array;
 }
 
 export interface UnpickleResult {
@@ -265,6 +280,24 @@ class Machine implements ShimContext {
     return load ? load(pid, this.where) : inert('persistent_id', [pid]);
   }
 
+  private rawBytes(): RawBytes {
+    const reader = this.reader;
+    const at = this.current.at;
+    return {
+      get where() {
+        return reader.where(reader.pos);
+      },
+      read: (n, what) => {
+        if (!Number.isSafeInteger(n) || n < 0 || n > reader.bytes.byteLength - reader.pos) {
+          throw reader.corrupt('E_PICKLE_TRUNCATED', at, Op.BUILD, `${what} needs ${n} bytes after the BUILD but only ${reader.bytes.byteLength - reader.pos} remain (truncated file)`);
+        }
+        const out = reader.bytes.subarray(reader.pos, reader.pos + n);
+        reader.pos += n;
+        return out;
+      },
+    };
+  }
+
   run(): UnpickleResult {
     for (;;) {
       const ins = this.reader.next();
@@ -452,6 +485,10 @@ class Machine implements ShimContext {
         case Op.BUILD: {
           const state = this.pop();
           this.build(this.top(), state);
+          if (this.options.afterBuild) {
+            const replaced = this.options.afterBuild(this.top(), this.rawBytes());
+            if (replaced !== undefined) this.stack[this.stack.length - 1] = replaced;
+          }
           break;
         }
         case Op.PERSID:
@@ -478,7 +515,7 @@ export function unpickleAt(bytes: Uint8Array, options: UnpickleOptions = {}): Un
     });
   }
   const policy = options.allowGlobals ? globalPolicy(options.allowGlobals) : DEFAULT_POLICY;
-  scanGlobals(new PickleReader(bytes, start, name, limits), policy);
+  if (!options.afterBuild) scanGlobals(new PickleReader(bytes, start, name, limits), policy);
   return new Machine(new PickleReader(bytes, start, name, limits), options, policy).run();
 }
 

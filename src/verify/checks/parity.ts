@@ -8,6 +8,7 @@ import type { VerifyInput } from '../inputs.js';
 import { type OnnxGraph, VARIANT_FILES, canonicalOutputName, openGraph, presentVariants } from '../onnx-runner.js';
 import { type VerifyProgressSink, stage } from '../progress.js';
 import type { ReferenceCache, ReferenceRequest } from '../reference-cache.js';
+import { compareOutputsGraphRun, loadOutputsContext } from './outputs-parity.js';
 import { type CheckItem, type CheckResult, type Variant, checkResult, skippedCheck } from '../report.js';
 
 export function mainOutputOf(architecture: string): string {
@@ -85,6 +86,16 @@ export async function checkParity(
       continue;
     }
     try {
+      // a graph with an outputs record (layer cut, head, units, padding, profile) is checked against that record
+      const outputs = loadOutputsContext(dir, graph.file, cache.model);
+      if (outputs && 'problem' in outputs) {
+        items.push({ subject: `${variant} outputs`, passed: false, message: outputs.problem });
+        continue;
+      }
+      if (outputs) {
+        for (const input of inputs) items.push(...(await compareOutputsGraphRun(graph, input, cache.model, outputs, tolerances[variant], `${variant} ${input.name}`)));
+        continue;
+      }
       const unknownInputs = graph.inputNames.filter((n) => n !== 'input_values' && n !== 'attention_mask');
       if (!graph.inputNames.includes('input_values') || unknownInputs.length) {
         items.push({ subject: `${variant} inputs`, passed: false, message: `${graph.file} takes [${graph.inputNames.join(', ')}]; expected input_values (and optionally attention_mask)` });

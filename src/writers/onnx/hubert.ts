@@ -19,8 +19,10 @@ import { type TensorSchema, basePrefixOf } from '../../architectures/hubert/inde
 import { specFor } from '../../architectures/index.js';
 import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
 import type { HfModel, HubertConfig, OnnxVariant } from '../../model.js';
+import { type OutputSpec, featureOutputName, projectionOutputName } from '../../outputs.js';
 import type { TensorData } from '../../tensor.js';
 import { f, GraphBuilder, type Dim } from './graph.js';
+import { dedupUnits, kmeansUnits, padMask, prepareSamples } from './outputs.js';
 import { ONNX_DTYPE } from './proto.js';
 import { concatRows, foldedWeightNormInit, ModelTensors, plainInit, quantizedInits, transposedInit, type FloatType } from './weights.js';
 
@@ -41,6 +43,11 @@ export interface HubertGraphOptions {
    * in the hundreds) fp16 variance sums can overflow.
    */
   fp32Islands?: boolean;
+  /**
+   * Outputs beyond transformers' (src/outputs.ts): the graph ends at `layer`, adds the projection head and k-means
+   * units, pads inside and takes [batch, 1, samples] as the spec says; the architecture's own head is not built.
+   */
+  outputs?: OutputSpec | null;
 }
 
 /** float32 min, the additive mask value transformers uses for padded keys. */
@@ -283,8 +290,11 @@ class HubertGraph {
     });
   }
 
-  /** Returns [last_hidden_state, hidden_states[0..N]]. */
-  encoder(h: string, frameMask: string | null): [string, string[]] {
+  /**
+   * Returns [last_hidden_state, hidden_states[0..N]]. With `cut`, only layers 1..cut run and the first value is
+   * layer `cut`'s output as fairseq's extract_features(output_layer=cut) returns it (no final LayerNorm for pre-LN).
+   */
+  encoder(h: string, frameMask: string | null, cut?: number): [string, string[]] {
     const { cfg, g } = this;
     const eps = cfg.layer_norm_eps;
     let additive: string | null = null;
@@ -300,7 +310,7 @@ class HubertGraph {
     if (!cfg.do_stable_layer_norm) {
       h = this.layerNorm(h, 'encoder.layer_norm', eps);
       states.push(h);
-      for (let n = 0; n < cfg.num_hidden_layers; n++) {
+      for (let n = 0; n < (cut ?? cfg.num_hidden_layers); n++) {
         const p = `encoder.layers.${n}`;
         h = this.layerNorm(g.node('Add', [h, this.attention(h, `${p}.attention`, additive)]), `${p}.layer_norm`, eps);
         h = this.layerNorm(g.node('Add', [h, this.feedForward(h, `${p}.feed_forward`)]), `${p}.final_layer_norm`, eps);
@@ -308,13 +318,14 @@ class HubertGraph {
       }
       return [h, states];
     }
-    for (let n = 0; n < cfg.num_hidden_layers; n++) {
+    for (let n = 0; n < (cut ?? cfg.num_hidden_layers); n++) {
       const p = `encoder.layers.${n}`;
       states.push(h);
       h = g.node('Add', [h, this.attention(this.layerNorm(h, `${p}.layer_norm`, eps), `${p}.attention`, additive)]);
       h = g.node('Add', [h, this.feedForward(this.layerNorm(h, `${p}.final_layer_norm`, eps), `${p}.feed_forward`)]);
     }
     states.push(h); // transformers 5.x: the raw last-layer output, before encoder.layer_norm
+    if (cut !== undefined) return [h, states];
     return [this.layerNorm(h, 'encoder.layer_norm', eps), states];
   }
 
@@ -351,17 +362,25 @@ class HubertGraph {
   build(): GraphBuilder {
     const { cfg, g } = this;
     checkConfig(cfg);
-    const inputValues = g.input('input_values', ONNX_DTYPE.FLOAT, [BATCH, 'sequence_length']);
-    const mask = cfg.feat_extract_norm === 'layer' ? g.input('attention_mask', ONNX_DTYPE.INT64, [BATCH, 'sequence_length']) : null;
+    const spec = this.options.outputs ?? null;
+    const inputValues = g.input('input_values', ONNX_DTYPE.FLOAT, spec?.channelAxis ? [BATCH, 1, 'sequence_length'] : [BATCH, 'sequence_length']);
+    let mask = cfg.feat_extract_norm === 'layer' ? g.input('attention_mask', ONNX_DTYPE.INT64, [BATCH, 'sequence_length']) : null;
+    const samples = spec ? prepareSamples(g, inputValues, spec.channelAxis, spec.inputPadding) : inputValues;
+    if (mask && spec) mask = padMask(g, mask, spec.inputPadding);
 
-    const conv = this.featureEncoder(inputValues);
+    const conv = this.featureEncoder(samples);
     let h = this.transpose(conv, [0, 2, 1]);
     if (cfg.feat_proj_layer_norm) h = this.layerNorm(h, 'feature_projection.layer_norm', cfg.layer_norm_eps);
     h = this.linear(h, 'feature_projection.projection', true, cfg.hidden_size);
     const frameMask = mask ? this.frameMask(h, this.frameLengths(mask)) : null;
-    const [last, states] = this.encoder(h, frameMask);
+    const [last, states] = this.encoder(h, frameMask, spec?.layer ?? undefined);
 
     const H = cfg.hidden_size;
+    if (spec) {
+      this.specOutputs(spec, last);
+      if (this.options.hiddenStates) states.forEach((s, i) => g.output(`hidden_states.${i}`, this.out32(s), ONNX_DTYPE.FLOAT, [BATCH, FRAMES, H]));
+      return g;
+    }
     switch (this.g.name) {
       case 'HubertModel':
         g.output('last_hidden_state', this.out32(last), ONNX_DTYPE.FLOAT, [BATCH, FRAMES, H]);
@@ -381,6 +400,27 @@ class HubertGraph {
     }
     if (this.options.hiddenStates) states.forEach((s, i) => g.output(`hidden_states.${i}`, this.out32(s), ONNX_DTYPE.FLOAT, [BATCH, FRAMES, H]));
     return g;
+  }
+
+  /** The outputs of an OutputSpec, in outputNamesOf order, from the features of the chosen layer. */
+  specOutputs(spec: OutputSpec, features: string): void {
+    const g = this.g;
+    const features32 = this.out32(features);
+    if (spec.kmeans) {
+      const units = kmeansUnits(g, features32, spec.kmeans);
+      g.output('units', units, ONNX_DTYPE.INT64, [BATCH, FRAMES]);
+      if (spec.dedupUnits) {
+        const { dedup, durations } = dedupUnits(g, units);
+        g.output('dedup_units', dedup, ONNX_DTYPE.INT64, [BATCH, FRAMES]);
+        g.output('unit_durations', durations, ONNX_DTYPE.INT64, [BATCH, FRAMES]);
+      }
+    }
+    if (spec.projection) {
+      const head = spec.projection;
+      const projected = g.scoped(head.name, () => this.linearFrom(features, head.name, head.weight, head.bias));
+      g.output(projectionOutputName(head.name), this.out32(projected), ONNX_DTYPE.FLOAT, [BATCH, FRAMES, head.weight.shape[0]!]);
+    }
+    g.output(featureOutputName(spec.layer), features32, ONNX_DTYPE.FLOAT, [BATCH, FRAMES, this.cfg.hidden_size]);
   }
 }
 

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { type HfModel, ONNX_VARIANT_FILES } from '../../model.js';
+import { type OutputSpec, OUTPUTS_METADATA_KEY, describeOutputs } from '../../outputs.js';
 import { VERSION } from '../../version.js';
 import { planExternal, PROTOBUF_LIMIT, writeExternalData, writeSegments } from './external-data.js';
 import { encodeModel, type Initializer } from './graph.js';
@@ -21,6 +22,8 @@ export interface BuildOnnxOptions {
   /** Put initializers into `<file>_data`; default: only when the model would exceed the 2 GB protobuf limit. */
   externalData?: boolean;
   onProgress?: (step: string, done: number, total: number) => void;
+  /** Outputs beyond transformers' (layer cut, projection, k-means units, padding, profile); recorded in each graph's metadata. */
+  outputs?: OutputSpec | null;
 }
 
 export interface OnnxFileInfo {
@@ -53,7 +56,7 @@ export async function buildOnnx(model: HfModel, outDir: string, options: BuildOn
   const results: OnnxFileInfo[] = [];
   for (const variant of variants) {
     const file = VARIANT_FILES[variant];
-    const graph = buildHubertGraph(model, { variant, hiddenStates: options.hiddenStates ?? false });
+    const graph = buildHubertGraph(model, { variant, hiddenStates: options.hiddenStates ?? false, outputs: options.outputs ?? null });
     const total = graph.initializers.length;
     const step = `write ${file}`;
     const inits = withProgress(graph.initializers, (done) => options.onProgress?.(step, done, total));
@@ -62,7 +65,7 @@ export async function buildOnnx(model: HfModel, outDir: string, options: BuildOn
     const external = options.externalData ?? weightBytes > PROTOBUF_LIMIT;
     const dataFile = `${file}_data`;
     const plan = external ? planExternal(inits, basename(dataFile)) : new Map();
-    const meta = { irVersion: IR_VERSION, producerName: 'hubert-convert', producerVersion: VERSION, docString: `${model.architecture} (${variant})` };
+    const meta = { irVersion: IR_VERSION, producerName: 'hubert-convert', producerVersion: VERSION, docString: `${model.architecture} (${variant})`, ...(options.outputs ? { metadata: { [OUTPUTS_METADATA_KEY]: JSON.stringify(describeOutputs(options.outputs)) } } : {}) };
     options.onProgress?.(step, 0, total);
     const written = writeSegments(join(outDir, file), encodeModel(graph, meta, plan));
     const info: OnnxFileInfo = { variant, file, ...written };
