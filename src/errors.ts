@@ -1,8 +1,13 @@
 /**
  * Typed errors with stable codes. Every error the tool raises on purpose is a HubertConvertError; its `kind` decides
  * the CLI exit code, its `code` is a stable identifier for tests and machines, and its message says what is wrong,
- * where, and (when there is one) how to fix it.
+ * where, and (when there is one) how to fix it. The codes, with the kind each is raised with, are listed in
+ * ./error-codes.ts; each class accepts only the codes listed with its kind.
  */
+import type { ErrorCode, ErrorCodeOf } from './error-codes.js';
+
+// types only: errors.ts stays a module with no imports at run time (children compile it alone, test/safetensors/atomic.test.ts)
+export type { ErrorCode, ErrorCodeEntry, ErrorCodeOf } from './error-codes.js';
 
 export type ErrorKind =
   | 'usage' // the command line or API call is wrong
@@ -27,10 +32,10 @@ export const EXIT_CODES: Readonly<Record<ErrorKind | 'ok', number>> = {
 
 export class HubertConvertError extends Error {
   readonly kind: ErrorKind;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(kind: ErrorKind, code: string, message: string, details: Record<string, unknown> = {}) {
+  constructor(kind: ErrorKind, code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
     super(message);
     this.name = new.target.name;
     this.kind = kind;
@@ -44,38 +49,38 @@ export class HubertConvertError extends Error {
 }
 
 export class UsageError extends HubertConvertError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCodeOf<'usage'>, message: string, details?: Record<string, unknown>) {
     super('usage', code, message, details);
   }
 }
 
 /** The input asked for something that could run code, or is outside the strict allow-list. */
 export class UnsafeInputError extends HubertConvertError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCodeOf<'unsafe'>, message: string, details?: Record<string, unknown>) {
     super('unsafe', code, message, details);
   }
 }
 
 export class CorruptInputError extends HubertConvertError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCodeOf<'corrupt'>, message: string, details?: Record<string, unknown>) {
     super('corrupt', code, message, details);
   }
 }
 
 export class UnsupportedModelError extends HubertConvertError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCodeOf<'unsupported'>, message: string, details?: Record<string, unknown>) {
     super('unsupported', code, message, details);
   }
 }
 
 export class VerificationError extends HubertConvertError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCodeOf<'verification'>, message: string, details?: Record<string, unknown>) {
     super('verification', code, message, details);
   }
 }
 
 export class FileSystemError extends HubertConvertError {
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCodeOf<'io'>, message: string, details?: Record<string, unknown>) {
     super('io', code, message, details);
   }
 }

@@ -3,6 +3,7 @@
  * and throw the typed errors of ./errors.js; nothing prints.
  */
 export * from './errors.js';
+export { ERROR_CODES, kindsOf } from './error-codes.js';
 export * from './dtype.js';
 export * from './tensor.js';
 export * from './byte-source.js';

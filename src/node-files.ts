@@ -12,14 +12,14 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ByteSink, type ByteSource, type SinkFolder, type SourceFolder, checkRange } from './byte-source.js';
-import { CorruptInputError, FileSystemError } from './errors.js';
+import { CorruptInputError, type ErrorCodeOf, FileSystemError } from './errors.js';
 import { withTemporaryFile, withTemporaryFileAsync, writeFileAtomic } from './writers/atomic.js';
 
 export interface OpenOptions {
   /** What the file is, for messages ("checkpoint", "--dict file", "config.json"). */
   what?: string;
   /** Error code when the file cannot be opened (missing, permission). */
-  openCode?: string;
+  openCode?: ErrorCodeOf<'io'>;
 }
 
 function kindOf(stats: import('node:fs').Stats): string {

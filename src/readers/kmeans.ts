@@ -11,7 +11,7 @@
  * - bshall/hubert's `kmeans100-….pt`: a torch-saved dict `{n_features_in_, _n_threads, cluster_centers_}`.
  */
 import type { ByteSource } from '../byte-source.js';
-import { CorruptInputError, UnsupportedModelError } from '../errors.js';
+import { CorruptInputError, type ErrorCodeOf, UnsupportedModelError } from '../errors.js';
 import { MemoryTensor, toFloat32, type TensorData } from '../tensor.js';
 import { LazyTensor } from './lazy-tensor.js';
 import { resolveLimits, type PickleLimits } from './pickle/limits.js';
@@ -56,7 +56,7 @@ export class NumpyArray extends PyObject {
   }
 }
 
-function corrupt(code: string, message: string, details: Record<string, unknown> = {}): CorruptInputError {
+function corrupt(code: ErrorCodeOf<'corrupt'>, message: string, details: Record<string, unknown> = {}): CorruptInputError {
   return new CorruptInputError(code, message, details);
 }
 

@@ -8,7 +8,7 @@
  */
 import { BufferSource, type ByteSource } from '../byte-source.js';
 import { DTYPE_SIZE, type DType } from '../dtype.js';
-import { CorruptInputError, UnsupportedModelError } from '../errors.js';
+import { CorruptInputError, type ErrorCodeOf, UnsupportedModelError } from '../errors.js';
 import { DEFAULT_CHUNK_BYTES, type TensorData } from '../tensor.js';
 import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
 
@@ -87,7 +87,7 @@ export function parseSafetensors(input: Uint8Array | ByteSource, options: { owne
   }
 }
 
-function corrupt(source: ByteSource, code: string, what: string, details: Record<string, unknown> = {}): CorruptInputError {
+function corrupt(source: ByteSource, code: ErrorCodeOf<'corrupt'>, what: string, details: Record<string, unknown> = {}): CorruptInputError {
   return new CorruptInputError(code, `${source.name}: ${what}`, { file: source.name, ...details });
 }
 

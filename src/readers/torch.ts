@@ -1,6 +1,6 @@
 import type { ByteSource } from '../byte-source.js';
 import { DTYPE_SIZE } from '../dtype.js';
-import { CorruptInputError, UnsupportedModelError } from '../errors.js';
+import { CorruptInputError, type ErrorCodeOf, UnsupportedModelError } from '../errors.js';
 import { TorchStorage } from './lazy-tensor.js';
 import type { PickleLimits } from './pickle/limits.js';
 import { inert } from './pickle/shims.js';
@@ -189,7 +189,7 @@ function unpickleFromSource(source: ByteSource, offset: number, ctx: TorchReadCo
 }
 
 export function readTorchLegacy(source: ByteSource, ctx: TorchReadContext): PyValue {
-  const bad = (code: string, message: string): CorruptInputError => new CorruptInputError(code, `${source.name}: ${message}`, { file: source.name });
+  const bad = (code: ErrorCodeOf<'corrupt'>, message: string): CorruptInputError => new CorruptInputError(code, `${source.name}: ${message}`, { file: source.name });
   const magic = unpickleFromSource(source, 0, ctx, 'magic number');
   if (magic.value !== LEGACY_MAGIC) throw bad('E_TORCH_LEGACY_MAGIC', 'not a legacy torch file (wrong magic number)');
   const protocol = unpickleFromSource(source, magic.end, ctx, 'protocol version');

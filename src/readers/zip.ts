@@ -1,5 +1,5 @@
 import type { ByteSource } from '../byte-source.js';
-import { CorruptInputError } from '../errors.js';
+import { CorruptInputError, type ErrorCodeOf } from '../errors.js';
 
 /**
  * Just enough of the zip format for torch.save archives: the central directory (with ZIP64), stored records, and the
@@ -31,7 +31,7 @@ const MAX_DIRECTORY_BYTES = 256 << 20;
  */
 export const MAX_ZIP_ENTRIES = 1 << 18;
 
-function corrupt(source: ByteSource, code: string, message: string): CorruptInputError {
+function corrupt(source: ByteSource, code: ErrorCodeOf<'corrupt'>, message: string): CorruptInputError {
   return new CorruptInputError(code, `${source.name}: ${message}`, { file: source.name });
 }
 

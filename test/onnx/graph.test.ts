@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UnsupportedModelError, UsageError } from '../../src/errors.js';
+import { CorruptInputError, UnsupportedModelError, UsageError } from '../../src/errors.js';
 import { readHfFolder } from '../../src/readers/hf-folder.js';
 import { ONNX_VARIANTS } from '../../src/model.js';
 import { buildOnnx } from '../../src/writers/onnx/index.js';
@@ -171,8 +171,8 @@ describe('errors', () => {
     const model = fixture('fairseq_base_dict');
     model.tensors.delete('encoder.layers.1.attention.k_proj.weight');
     const err = await buildOnnx(model, join(out, 'err'), { variants: ['fp32'] }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UnsupportedModelError);
-    expect(err).toMatchObject({ code: 'E_ONNX_MISSING_TENSOR', message: 'tensor encoder.layers.1.attention.k_proj.weight is missing from the model; the ONNX graph needs it (is the config consistent with the weights?)' });
+    expect(err).toBeInstanceOf(CorruptInputError);
+    expect(err).toMatchObject({ kind: 'corrupt', code: 'E_ONNX_MISSING_TENSOR', message: 'tensor encoder.layers.1.attention.k_proj.weight is missing from the model; the ONNX graph needs it (is the config consistent with the weights?)' });
   });
   it('rejects an unknown variant', async () => {
     const err = await buildOnnx(fixture('fairseq_base_dict'), join(out, 'err'), { variants: ['int4' as 'int8'] }).catch((e: unknown) => e);

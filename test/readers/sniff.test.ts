@@ -33,7 +33,7 @@ describe('file-type sniffing', () => {
     expect(c.root).toMatchObject({ className: 'torch.Tensor' });
   });
 
-  const cases: Array<[string, Uint8Array, typeof CorruptInputError, string, RegExp]> = [
+  const cases: Array<[string, Uint8Array, typeof CorruptInputError | typeof UnsupportedModelError, string, RegExp]> = [
     ['empty', new Uint8Array(0), CorruptInputError, 'E_EMPTY_FILE', /is empty \(0 bytes\)/],
     ['HTML', enc('\n  <!DOCTYPE html><html><body>404</body></html>'), CorruptInputError, 'E_NOT_A_CHECKPOINT', /looks like an HTML page \(probably an error page from a failed download\)/],
     ['git-lfs pointer', enc('version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n'), CorruptInputError, 'E_GIT_LFS_POINTER', /run `git lfs pull`/],

@@ -1,4 +1,4 @@
-import { CorruptInputError, UnsafeInputError } from '../../errors.js';
+import { CorruptInputError, type ErrorCodeOf, UnsafeInputError } from '../../errors.js';
 import type { PickleLimits } from './limits.js';
 import { Op as OPCODES, opName } from './opcodes.js';
 
@@ -41,7 +41,7 @@ export class PickleReader {
     return `${this.name} at offset ${at}${op === undefined ? '' : ` (${opName(op)})`}`;
   }
 
-  corrupt(code: string, at: number, op: number | undefined, message: string): CorruptInputError {
+  corrupt(code: ErrorCodeOf<'corrupt'>, at: number, op: number | undefined, message: string): CorruptInputError {
     return new CorruptInputError(code, `${this.where(at, op)}: ${message}`, { offset: at });
   }
 

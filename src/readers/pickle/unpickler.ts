@@ -1,4 +1,4 @@
-import { CorruptInputError, UnsafeInputError } from '../../errors.js';
+import { CorruptInputError, type ErrorCodeOf, UnsafeInputError } from '../../errors.js';
 import { LazyTensor } from '../lazy-tensor.js';
 import { DEFAULT_POLICY, type GlobalHandling, type GlobalPolicy, globalPolicy, resolveGlobal } from './globals.js';
 import { type PickleLimits, resolveLimits } from './limits.js';
@@ -118,7 +118,7 @@ class Machine implements ShimContext {
     return value instanceof PyGlobal ? value.fullName : 'a value that is not a global (the result of an earlier call, a container or a constant)';
   }
 
-  private corrupt(code: string, message: string): CorruptInputError {
+  private corrupt(code: ErrorCodeOf<'corrupt'>, message: string): CorruptInputError {
     return this.reader.corrupt(code, this.current.at, this.current.op, message);
   }
 

@@ -3,7 +3,7 @@
  * plain copies, transposed Linear weights, the folded positional-conv weight, and groups derived from one weight
  * (the quantized Linear weights of linear.ts).
  */
-import { CorruptInputError, UnsupportedModelError } from '../../errors.js';
+import { CorruptInputError } from '../../errors.js';
 import { isFloatDType } from '../../dtype.js';
 import { castTensor, DEFAULT_CHUNK_BYTES, numelOf, toFloat32, toFloat64, type TensorData } from '../../tensor.js';
 import { float32Bytes, float32ToHalfBytes } from './fp16.js';
@@ -34,13 +34,13 @@ export class ModelTensors {
   get(name: string, shape?: readonly number[]): TensorData {
     const t = this.tensors.get(name);
     if (!t) {
-      throw new UnsupportedModelError('E_ONNX_MISSING_TENSOR', `tensor ${name} is missing from the model; the ONNX graph needs it (is the config consistent with the weights?)`, { tensor: name });
+      throw new CorruptInputError('E_ONNX_MISSING_TENSOR', `tensor ${name} is missing from the model; the ONNX graph needs it (is the config consistent with the weights?)`, { tensor: name });
     }
     if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
       throw new CorruptInputError('E_ONNX_TENSOR_SHAPE', `tensor ${name} has shape [${t.shape.join(', ')}] but the config implies [${shape.join(', ')}]`, { tensor: name, shape: t.shape, expected: shape });
     }
     if (!isFloatDType(t.dtype)) {
-      throw new UnsupportedModelError('E_ONNX_TENSOR_DTYPE', `tensor ${name} has dtype ${t.dtype}; only float tensors can become ONNX weights`, { tensor: name });
+      throw new CorruptInputError('E_ONNX_TENSOR_DTYPE', `tensor ${name} has dtype ${t.dtype}; only float tensors can become ONNX weights`, { tensor: name });
     }
     return t;
   }
