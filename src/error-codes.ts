@@ -150,13 +150,14 @@ export const ERROR_CODES = {
   E_SIZE_FORMAT: { kind: 'usage', summary: 'A size (--max-shard-size) is not a positive number of bytes or a number with a unit such as 5GB or 500MB.' },
 
   // --- ONNX: the graph builder and its external data ------------------------------------------------------------------
+  E_ACCURACY_REFERENCE: { kind: 'usage', summary: 'A library caller measured variant accuracy without an fp32 graph and without the model to build one; pass the model.' },
   E_ONNX_ACTIVATION: { kind: 'unsupported', summary: 'The config uses an activation the ONNX exporter does not support (gelu, gelu_new, gelu_pytorch_tanh, relu, silu).' },
   E_ONNX_ARCHITECTURE: { kind: 'unsupported', summary: 'The model architecture has no ONNX export; convert without --onnx.' },
   E_ONNX_CONFIG: { kind: 'unsupported', summary: 'The config cannot be built as an ONNX graph (conv lists of different lengths, indivisible sizes).' },
   E_ONNX_MISSING_TENSOR: { kind: 'corrupt', summary: 'A tensor the ONNX graph needs is missing; the config does not match the weights.' },
   E_ONNX_TENSOR_DTYPE: { kind: 'corrupt', summary: 'A tensor the ONNX graph uses as a weight is not a float tensor; the file is damaged or edited.' },
   E_ONNX_TENSOR_SHAPE: { kind: 'corrupt', summary: 'A tensor has another shape than the config implies for the ONNX graph; the config does not match the weights.' },
-  E_ONNX_VARIANT: { kind: 'usage', summary: 'An unknown ONNX variant was asked for; use fp32, fp16 or int8.' },
+  E_ONNX_VARIANT: { kind: 'usage', summary: 'An unknown ONNX variant was asked for; use the transformers.js dtype names fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4.' },
   E_ONNX_WEIGHT_NORM: { kind: 'corrupt', summary: "The positional conv's weight_g does not match its weight_v; the file is damaged." },
   E_ONNX_WRITE: { kind: 'io', summary: 'An ONNX file cannot be created (disk full, permissions); check the output location.' },
 
@@ -206,13 +207,14 @@ export const ERROR_CODES = {
   E_VERIFY_WAV: { kind: 'corrupt', summary: 'An --audio WAV is malformed (RIFF chunks, sizes); export it again.' },
 
   // --- CLI/usage: flags, side inputs (--labels, --upstream) and library options ---------------------------------------
-  E_BAD_OPTION: { kind: 'usage', summary: 'An option has a value it does not take (e.g. --onnx other than fp32,fp16,int8); see --help.' },
+  E_BAD_OPTION: { kind: 'usage', summary: 'An option has a value it does not take (e.g. an --onnx name that is not a transformers.js dtype); see --help.' },
   E_BAD_UPSTREAM: { kind: 'usage', summary: '--upstream is not the kind of checkpoint this source needs (a fairseq or s3prl HuBERT).' },
   E_DUPLICATE_LABELS: { kind: 'usage', summary: 'The class labels (after slot:value naming) repeat a name; give every class its own label.' },
   E_KIND_NEEDS_FOLDER: { kind: 'usage', summary: '--kind hf-folder applies to a Hugging Face folder, not a checkpoint file.' },
   E_LABELS_DUPLICATE: { kind: 'usage', summary: '--labels names a class more than once; every class needs its own name.' },
   E_LABELS_EMPTY: { kind: 'usage', summary: '--labels has an empty name; give every class a name, separated by commas.' },
   E_LABEL_COUNT: { kind: 'usage', summary: "--labels gives another number of labels than the classifier's classes." },
+  E_NEEDS_HEADS: { kind: 'usage', summary: 'A bshall/hubert state dict does not record its attention heads (derived only for 768-wide releases); pass --heads N.' },
   E_NEEDS_UPSTREAM: { kind: 'usage', summary: 'A SUPERB head or a fresh fairseq fine-tune has no architecture of its own; pass --upstream <pretrained checkpoint>.' },
   E_NO_OUTPUT: { kind: 'usage', summary: 'No output folder was given; pass --out <dir>.' },
   E_UPSTREAM_MISMATCH: { kind: 'usage', summary: '--upstream is not the pretrained model this checkpoint was fine-tuned from; pass that one.' },
