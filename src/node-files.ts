@@ -10,6 +10,7 @@
  */
 import { type Hash, createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type ByteSink, type ByteSource, type SinkFolder, type SourceFolder, checkRange } from './byte-source.js';
 import { CorruptInputError, FileSystemError, HubertConvertError } from './errors.js';
@@ -223,7 +224,7 @@ export async function createFileAsync<T>(path: string, write: (sink: ByteSink) =
     const fd = openSync(tmp, 'wx');
     let sink: FileSink | undefined;
     try {
-      sink = new FileSink(path, fd, (options.expectedBytes ?? 0) >= hashThreadPolicy.minBytes);
+      sink = new FileSink(path, fd, hashThreadPolicy.outputs && (options.expectedBytes ?? 0) >= hashThreadPolicy.minBytes);
       const result = await write(sink);
       // the digest is awaited by the writer (sink.digest()); a writer that never asked leaves nothing running
       sink.abandon();
@@ -243,11 +244,14 @@ export interface CreateOptions {
 }
 
 /**
- * Files at least this big are hashed on another thread (inputs: src/source-info.ts; outputs: src/hash-ring.ts). A
- * thread costs ~30 ms to start, which small files do not repay. Tests lower it to run the threaded paths on small
- * fixtures.
+ * When files are hashed on another thread. Tests change it to run the threaded paths on small fixtures.
+ *  - `minBytes`: only files at least this big (inputs: src/source-info.ts; outputs: src/hash-ring.ts); a thread
+ *    costs ~30 ms to start, which small files do not repay.
+ *  - `outputs`: outputs too, which pays only with a third core. On 2 cores a conversion is already two busy threads
+ *    (the writer and the input's hash); a third one shortened the writer's path but cost 3-5 % more CPU, and the
+ *    total, halved, was as long as the writer's path had been (bench/RESULTS.md).
  */
-export const hashThreadPolicy = { minBytes: 64 << 20 };
+export const hashThreadPolicy = { minBytes: 64 << 20, outputs: availableParallelism() >= 3 };
 
 /** A directory as a SinkFolder (created, with its parents, before the first file). */
 export class NodeSinkFolder implements SinkFolder {
