@@ -75,6 +75,16 @@ export interface ByteSink {
   write(bytes: Uint8Array, position: number): void;
   /** Hex sha256 of the bytes written so far, in order. */
   sha256(): string;
+  /**
+   * The same, once every written byte is hashed: for sinks that hash on another thread (where sha256() is not
+   * available); async writers ask this one.
+   */
+  digest?(): Promise<string>;
+  /**
+   * A buffer of `length` bytes (at most 1 MiB) that the writer may fill and then pass to write(): a sink that hashes on
+   * another thread takes it without a copy. Only the last buffer handed out may be written.
+   */
+  slot?(length: number): Uint8Array;
 }
 
 /**
@@ -85,7 +95,8 @@ export interface SinkFolder {
   readonly name: string;
   pathOf(file: string): string;
   create<T>(file: string, write: (sink: ByteSink) => T): T;
-  createAsync<T>(file: string, write: (sink: ByteSink) => Promise<T>): Promise<T>;
+  /** `expectedBytes`, when known, lets the sink hash a big file on another thread. */
+  createAsync<T>(file: string, write: (sink: ByteSink) => Promise<T>, expectedBytes?: number): Promise<T>;
   /** A small text file, written whole. */
   writeText(file: string, text: string): void;
 }

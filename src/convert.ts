@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSystemError, UsageError, VerificationError } from './errors.js';
 import { refuseHubId } from './hub-id.js';
+import { hashThreadPolicy } from './node-files.js';
 import { checkLabels } from './labels.js';
 import { toHuggingFace } from './mappings/index.js';
 import type { Conversion, SourceKind } from './mappings/types.js';
@@ -68,15 +69,12 @@ function isFile(path: string): boolean {
   return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
 }
 
-/** Inputs at least this big are hashed on another thread. */
-const BACKGROUND_HASH_MIN_BYTES = 64 << 20;
-
 /**
  * The file's sha256 on another thread. Its progress is reported only while the conversion waits for it (when the
  * result is awaited): reported during the weights it would interleave with their progress.
  */
 function hashInBackground(path: string, report?: (done: number, total: number) => void): { awaited: PromiseLike<FileDescription>; cancel: () => void } {
-  if (statSync(path).size < BACKGROUND_HASH_MIN_BYTES) {
+  if (statSync(path).size < hashThreadPolicy.minBytes) {
     // a thread costs ~30 ms to start: small files are hashed here, when the report needs the result
     let result: Promise<FileDescription> | undefined;
     const awaited: PromiseLike<FileDescription> = {

@@ -223,6 +223,10 @@ export const ERROR_CODES = {
 
   // --- internal: a bug in hubert-convert; please report it with the command (and --debug) ----------------------------
   E_INTERNAL: { kind: 'internal', summary: 'An unexpected error (not a HubertConvertError); a bug: report it with the command you ran and --debug output.' },
+  E_INTERNAL_RING_SLOT: { kind: 'internal', summary: 'The output-hashing ring was asked for a buffer larger than its slots; a bug: please report it.' },
+  E_INTERNAL_SINK_DIGEST: { kind: 'internal', summary: "An output file's digest was asked for before its bytes were all written; a bug: please report it." },
+  E_INTERNAL_SINK_ORDER: { kind: 'internal', summary: 'An output file was written out of order while its hash was being computed; a bug: please report it.' },
+  E_INTERNAL_TENSOR_RANGE: { kind: 'internal', summary: 'A tensor read asked for bytes outside the tensor; a bug: please report it.' },
   E_INTERNAL_UNBOUND_STORAGE: { kind: 'internal', summary: 'A tensor storage was read before being bound to file bytes; a bug: please report it.' },
   E_ONNX_BLOB_LENGTH: { kind: 'internal', summary: 'An ONNX external-data blob came out with another length than planned; a bug: please report it.' },
   E_SAFETENSORS_WRITE_SIZE: { kind: 'internal', summary: "A tensor's chunks did not add up to its planned byte length while writing; a bug: please report it." },

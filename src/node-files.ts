@@ -8,11 +8,13 @@
  * Format readers never see a path: they get a ByteSource (or a SourceFolder for a Hugging Face folder); format
  * writers get a ByteSink (or a SinkFolder), implemented here over files written atomically (src/writers/atomic.ts).
  */
-import { createHash } from 'node:crypto';
+import { type Hash, createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type ByteSink, type ByteSource, type SinkFolder, type SourceFolder, checkRange } from './byte-source.js';
-import { CorruptInputError, type ErrorCodeOf, FileSystemError } from './errors.js';
+import { CorruptInputError, type ErrorCodeOf, FileSystemError, HubertConvertError } from './errors.js';
+import { type RingHash, startRingHash } from './hash-ring.js';
 import { withTemporaryFile, withTemporaryFileAsync, writeFileAtomic } from './writers/atomic.js';
 
 export interface OpenOptions {
@@ -163,19 +165,42 @@ export class NodeFolder implements SourceFolder {
 const MAX_WRITE_BYTES = 1 << 30;
 
 class FileSink implements ByteSink {
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash | null;
+  private readonly ring: RingHash | null;
+  private written = 0;
   constructor(
     readonly name: string,
     private readonly fd: number,
-  ) {}
+    /** Hash on another thread (a big file), fed through a ring of shared slots the writer may fill itself. */
+    hashOnThread = false,
+  ) {
+    this.ring = hashOnThread ? startRingHash(name) : null;
+    this.hash = this.ring ? null : createHash('sha256');
+    if (this.ring) this.slot = (length: number) => this.ring!.slot(length);
+  }
+  /** Present when hashing on a thread: a buffer to fill and pass to write(), which then needs no copy for the hash. */
+  readonly slot?: (length: number) => Uint8Array;
   write(bytes: Uint8Array, position: number): void {
+    if (this.ring && position !== this.written) {
+      throw new HubertConvertError('internal', 'E_INTERNAL_SINK_ORDER', `${this.name}: a write at ${position} after ${this.written} bytes; this sink is written front to back`);
+    }
     for (let done = 0; done < bytes.byteLength; ) {
       done += writeSync(this.fd, bytes, done, Math.min(bytes.byteLength - done, MAX_WRITE_BYTES), position + done);
     }
-    this.hash.update(bytes);
+    this.written = Math.max(this.written, position + bytes.byteLength);
+    if (this.hash) this.hash.update(bytes);
+    else this.ring!.push(bytes);
   }
   sha256(): string {
+    if (!this.hash) throw new HubertConvertError('internal', 'E_INTERNAL_SINK_DIGEST', `${this.name}: its sha256 is computed on another thread; ask digest()`);
     return this.hash.copy().digest('hex');
+  }
+  digest(): Promise<string> {
+    return this.ring ? this.ring.digest() : Promise.resolve(this.sha256());
+  }
+  /** Stops the hashing thread, if any, when the file is done with or abandoned. */
+  abandon(): void {
+    this.ring?.cancel();
   }
 }
 
@@ -194,16 +219,39 @@ export function createFile<T>(path: string, write: (sink: ByteSink) => T): T {
 }
 
 /** createFile for an asynchronous `write`. */
-export async function createFileAsync<T>(path: string, write: (sink: ByteSink) => Promise<T>): Promise<T> {
+export async function createFileAsync<T>(path: string, write: (sink: ByteSink) => Promise<T>, options: CreateOptions = {}): Promise<T> {
   return withTemporaryFileAsync(path, async (tmp) => {
     const fd = openSync(tmp, 'wx');
+    let sink: FileSink | undefined;
     try {
-      return await write(new FileSink(path, fd));
+      sink = new FileSink(path, fd, hashThreadPolicy.outputs && (options.expectedBytes ?? 0) >= hashThreadPolicy.minBytes);
+      const result = await write(sink);
+      // the digest is awaited by the writer (sink.digest()); a writer that never asked leaves nothing running
+      sink.abandon();
+      return result;
+    } catch (error) {
+      sink?.abandon();
+      throw error;
     } finally {
       closeSync(fd);
     }
   });
 }
+
+export interface CreateOptions {
+  /** The file's size when known: big files are hashed on another thread (see src/hash-ring.ts). */
+  expectedBytes?: number;
+}
+
+/**
+ * When files are hashed on another thread. Tests change it to run the threaded paths on small fixtures.
+ *  - `minBytes`: only files at least this big (inputs: src/source-info.ts; outputs: src/hash-ring.ts); a thread
+ *    costs ~30 ms to start, which small files do not repay.
+ *  - `outputs`: outputs too, which pays only with a third core. On 2 cores a conversion is already two busy threads
+ *    (the writer and the input's hash); a third one shortened the writer's path but cost 3-5 % more CPU, and the
+ *    total, halved, was as long as the writer's path had been (bench/RESULTS.md).
+ */
+export const hashThreadPolicy = { minBytes: 64 << 20, outputs: availableParallelism() >= 3 };
 
 /** A directory as a SinkFolder (created, with its parents, before the first file). */
 export class NodeSinkFolder implements SinkFolder {
@@ -218,9 +266,9 @@ export class NodeSinkFolder implements SinkFolder {
     this.ensure();
     return createFile(this.pathOf(file), write);
   }
-  createAsync<T>(file: string, write: (sink: ByteSink) => Promise<T>): Promise<T> {
+  createAsync<T>(file: string, write: (sink: ByteSink) => Promise<T>, expectedBytes?: number): Promise<T> {
     this.ensure();
-    return createFileAsync(this.pathOf(file), write);
+    return createFileAsync(this.pathOf(file), write, expectedBytes !== undefined ? { expectedBytes } : {});
   }
   writeText(file: string, text: string): void {
     this.ensure();

@@ -41,6 +41,30 @@ function classify(dtype: TensorData['dtype'], b: Uint8Array, at: number): 0 | 1 
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** F32 elements checked per block by allFinite before they are counted one by one. */
+const F32_BLOCK = 4096;
+
+/**
+ * Whether values[start, end) are all finite: x * 0 is ±0 for a finite x and NaN for NaN or ±Inf, so the sums stay
+ * 0 exactly when every element is finite. Branch-free float arithmetic, about twice as fast as testing each element's
+ * exponent bits.
+ */
+function allFinite(values: Float32Array, start: number, end: number): boolean {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let d = 0;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    a += values[i]! * 0;
+    b += values[i + 1]! * 0;
+    c += values[i + 2]! * 0;
+    d += values[i + 3]! * 0;
+  }
+  for (; i < end; i++) a += values[i]! * 0;
+  return a + b + c + d === 0;
+}
+
 /**
  * The fast path: whole elements through a typed view (the common case, aligned chunks on a little-endian host), one
  * mask test per element; only elements with an all-ones exponent are looked at again. False when it cannot apply.
@@ -49,12 +73,17 @@ function scanAligned(dtype: TensorData['dtype'], chunk: Uint8Array, from: number
   const offset = chunk.byteOffset + from;
   if (!LITTLE_ENDIAN_HOST || to <= from) return to <= from;
   if (dtype === 'F32' && offset % 4 === 0) {
-    const v = new Uint32Array(chunk.buffer, offset, (to - from) / 4);
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i]!;
-      if ((x & 0x7f800000) === 0x7f800000) {
-        if ((x & 0x007fffff) !== 0) counts.nan++;
-        else counts.inf++;
+    const bits = new Uint32Array(chunk.buffer, offset, (to - from) / 4);
+    const values = new Float32Array(chunk.buffer, offset, bits.length);
+    for (let start = 0; start < values.length; start += F32_BLOCK) {
+      const end = Math.min(start + F32_BLOCK, values.length);
+      if (allFinite(values, start, end)) continue;
+      for (let i = start; i < end; i++) {
+        const x = bits[i]!;
+        if ((x & 0x7f800000) === 0x7f800000) {
+          if ((x & 0x007fffff) !== 0) counts.nan++;
+          else counts.inf++;
+        }
       }
     }
     return true;

@@ -17,6 +17,11 @@ export interface TensorData {
    * reused buffer: consume it before asking for the next one.
    */
   chunks(maxBytes?: number): Iterable<Uint8Array>;
+  /**
+   * Fills `into` with the bytes at [offset, offset + into.byteLength) when they are one plain read of a file (a
+   * contiguous tensor), so a writer can read straight into its own buffer; false (nothing read) when they are not.
+   */
+  readInto?(offset: number, into: Uint8Array): boolean;
 }
 
 export const DEFAULT_CHUNK_BYTES = 4 << 20;

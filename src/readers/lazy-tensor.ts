@@ -154,6 +154,18 @@ export class LazyTensor implements TensorData {
     return out;
   }
 
+  readInto(offset: number, into: Uint8Array): boolean {
+    if (!this.isContiguous) return false;
+    this.validate(`in storage '${this.storage.key}'`);
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset + into.byteLength <= this.byteLength)) {
+      throw new HubertConvertError('internal', 'E_INTERNAL_TENSOR_RANGE', `bytes ${offset}..${offset + into.byteLength} asked of a ${this.byteLength}-byte tensor in storage '${this.storage.key}'`);
+    }
+    if (into.byteLength === 0) return true;
+    const { source, offset: start } = this.storage.bytesAt();
+    source.read(start + this.storageOffset * DTYPE_SIZE[this.dtype] + offset, into.byteLength, into);
+    return true;
+  }
+
   *chunks(maxBytes = DEFAULT_CHUNK_BYTES): Iterable<Uint8Array> {
     this.validate(`in storage '${this.storage.key}'`);
     if (this.byteLength === 0) return;

@@ -22,7 +22,7 @@ export function writePlanned(path: string, plan: SafetensorsPlan, onProgress?: (
 }
 
 export async function writePlannedAsync(path: string, plan: SafetensorsPlan, onProgress?: (done: number, total: number) => void): Promise<WrittenFile> {
-  return createFileAsync(path, (sink) => writePlannedToAsync(sink, plan, onProgress));
+  return createFileAsync(path, (sink) => writePlannedToAsync(sink, plan, onProgress), { expectedBytes: plan.bytes });
 }
 
 /** model.safetensors, or shards + model.safetensors.index.json, in `dir` (created if needed). */

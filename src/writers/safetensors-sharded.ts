@@ -112,7 +112,7 @@ export async function writeShardedToAsync(folder: SinkFolder, tensors: Iterable<
   const plan = layout(tensors, options);
   const progress = progressOver(plan.totalBytes, options.onProgress);
   const files: WrittenFile[] = [];
-  for (const f of plan.files) files.push(await folder.createAsync(f.file, (sink) => writePlannedToAsync(sink, f.plan, progress.forFile(f.plan.bytes))));
+  for (const f of plan.files) files.push(await folder.createAsync(f.file, (sink) => writePlannedToAsync(sink, f.plan, progress.forFile(f.plan.bytes)), f.plan.bytes));
   if (!plan.index) return { files };
   folder.writeText(plan.index.file, plan.index.text);
   return { files, index: folder.pathOf(plan.index.file) };
