@@ -77,9 +77,7 @@ const SITES = SOURCES.flatMap((s) => throwSites(s.file, s.text));
 /** Codes raised through a variable or a table, so no throw site shows their kind; each says where. */
 const RAISED_INDIRECTLY: Readonly<Record<string, string>> = {
   E_INTERNAL: 'src/cli/main.ts: any error that is not a HubertConvertError',
-  E_MISSING_TENSOR: "src/architectures/validate.ts CATEGORIES, thrown as CorruptInputError",
   E_UNEXPECTED_TENSOR: 'src/architectures/validate.ts CATEGORIES, thrown as CorruptInputError',
-  E_TENSOR_SHAPE: 'src/architectures/validate.ts CATEGORIES, thrown as CorruptInputError',
   E_TENSOR_DTYPE: 'src/architectures/validate.ts CATEGORIES, thrown as CorruptInputError',
   E_SAFETENSORS_OPEN: "src/readers/disk-safetensors.ts: openCode of openInputFile (ErrorCodeOf<'io'>)",
   E_VERIFY_READ: "src/verify/read-input.ts: openCode of readInputBytes (ErrorCodeOf<'io'>)",
