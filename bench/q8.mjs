@@ -17,11 +17,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+// before onnxruntime loads: no telemetry files or uploads (see src/verify/runtime-telemetry-off.ts)
+import '../dist/verify/runtime-telemetry-off.js';
 import * as ort from 'onnxruntime-node';
-import { readSafetensors } from '../dist/readers/safetensors.js';
+import { readSafetensors } from '../dist/readers/disk-safetensors.js';
 import { speechLikeSignal } from '../dist/verify/inputs.js';
 import { buildOnnx, ONNX_VARIANTS } from '../dist/writers/onnx/index.js';
-import { writeSafetensors } from '../dist/writers/safetensors.js';
+import { writeSafetensors } from '../dist/writers/disk-safetensors.js';
 
 const { values } = parseArgs({
   options: {
