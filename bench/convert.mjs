@@ -6,12 +6,13 @@
 // every contender once, in turn, so machine noise hits them alike; the table shows medians. Big files live in a
 // temporary folder under --dir and are deleted as soon as they are measured.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeCheckpoint } from './make-checkpoint.mjs';
+import { median, scratchDir } from './common.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = resolve(process.env.HUBERT_CONVERT_DIST ?? join(HERE, '..', 'dist'));
@@ -42,17 +43,8 @@ const hasPython = opts.python && existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (or set HUBERT_CONVERT_DIST)`);
 if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is missing: apt-get install -y time');
 
-const work = mkdtempSync(join(opts.dir, 'hubert-convert-bench-'));
-const cleanup = () => rmSync(work, { recursive: true, force: true });
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
+const { dir: work, cleanup } = scratchDir(opts.dir, 'hubert-convert-bench-');
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const MB = 1e6;
 
 function sh(cmd, args, options = {}) {

@@ -24,6 +24,7 @@ import { readSafetensors } from '../dist/readers/disk-safetensors.js';
 import { speechLikeSignal } from '../dist/verify/inputs.js';
 import { buildOnnx, ONNX_VARIANTS } from '../dist/writers/onnx/index.js';
 import { writeSafetensors } from '../dist/writers/disk-safetensors.js';
+import { median } from './common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -82,7 +83,6 @@ function cosine(a, b) {
   for (let i = 0; i < a.length; i++) (dot += a[i] * b[i]), (na += a[i] * a[i]), (nb += b[i] * b[i]);
   return dot / Math.sqrt(na * nb);
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Our graphs to measure: label → buildOnnx variant and tuning (alternatives are not written by convert). */
 function ourGraphs() {

@@ -4,12 +4,12 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
+import { median } from './common.mjs';
 
 const { values: opts } = parseArgs({ options: { folder: { type: 'string' }, runs: { type: 'string', default: '3' }, 'baseline-dist': { type: 'string' } } });
 if (!opts.folder) throw new Error('--folder <HF folder> is required (e.g. one written by bench/verify.mjs or convert)');
 const DIST = resolve(join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', 'dist'));
 const RUNS = Math.max(1, Number(opts.runs));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function load(dist) {
   const { readHfFolder } = await import(join(dist, 'readers', 'hf-folder.js'));

@@ -9,12 +9,13 @@
 //           onnxruntime on every variant, compare)
 //   before: --baseline-dist's build running the same verify (optional)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeCheckpoint } from './make-checkpoint.mjs';
+import { median, scratchDir } from './common.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = resolve(process.env.HUBERT_CONVERT_DIST ?? join(HERE, '..', 'dist'));
@@ -37,17 +38,8 @@ if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is missing: apt
 const hasPeer = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch, transformers, onnxruntime'], { stdio: 'ignore' }).status === 0;
 if (!hasPeer) throw new Error(`the peer needs ${PYTHON} with torch, transformers and onnxruntime (set HUBERT_CONVERT_PYTHON)`);
 
-const work = mkdtempSync(join(opts.dir, 'hubert-convert-verify-bench-'));
-const cleanup = () => rmSync(work, { recursive: true, force: true });
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
+const { dir: work, cleanup } = scratchDir(opts.dir, 'hubert-convert-verify-bench-');
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function sh(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20 });
