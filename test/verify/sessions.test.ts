@@ -73,6 +73,7 @@ describe('onnxruntime sessions in convert --verify', () => {
     await graph.release();
     const packed = await ort.InferenceSession.create(join(out, 'onnx', 'model.onnx'), { graphOptimizationLevel: 'all' });
     const feeds: Record<string, ort.Tensor> = { input_values: new ort.Tensor('float32', input, [1, input.length]) };
+    if (packed.inputNames.includes('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', new BigInt64Array(input.length).fill(1n), [1, input.length]);
     const result = (await packed.run(feeds)).logits!.data as Float32Array;
     await packed.release();
     expect(unpacked.data.length).toBe(result.length);
