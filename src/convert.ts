@@ -282,12 +282,12 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
                 ...(options.allowGlobals ? { allowGlobals: options.allowGlobals } : {}),
                 ...(deferredAccuracy ? { onGraphRun: (variant: OnnxVariant, name: string, outputs: Record<string, GraphOutput>) => name === ACCURACY_INPUT && accuracyRuns.set(variant, outputs) } : {}),
               });
-              if (deferredAccuracy) await fillDeferredAccuracy(deferredAccuracy, accuracyRuns);
               if (!verification.passed) {
                 throw new VerificationError('E_VERIFY_FAILED', `verification of the converted folder failed, so nothing was written to ${options.out}`, {
                   report: verification,
                 });
               }
+              if (deferredAccuracy) await fillDeferredAccuracy(deferredAccuracy, accuracyRuns);
               return { passed: verification.passed, checks: verification.checks.map((c) => ({ name: c.name, passed: c.passed, summary: c.summary, ...(c.skipped !== undefined ? { skipped: c.skipped } : {}) })) };
             },
           }
