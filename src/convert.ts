@@ -21,6 +21,7 @@ import { validateConversion } from './validate.js';
 import { type OutputOptions, type OutputSpec, resolveOutputs } from './outputs.js';
 import { readKMeansFile, writeOutputFiles } from './output-files.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
+import type { GraphOutput } from './verify/onnx-runner.js';
 
 export interface ConvertOptions {
   /** The output folder. */
@@ -223,6 +224,8 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
     const onnxVariants = options.onnx && options.onnx.length > 0 ? options.onnx : outputs ? (['fp32'] as OnnxVariant[]) : [];
     const isFolder = conversion.kind === 'hf-folder';
     let verification: VerifyReport | undefined;
+    let deferredAccuracy: { tmp: string; model: HfModel; entries: { variant: OnnxVariant; accuracy: unknown }[] } | undefined;
+    const accuracyRuns = new Map<OnnxVariant, Record<string, GraphOutput>>();
     const report = await writeHuggingFaceFolder(conversion, options.out, {
       source: sourceHash?.awaited ?? folderSource ?? { file: input, bytes: 0, sha256: '' },
       localPaths: inputPaths(input, options).map((i) => i.path),
@@ -251,18 +254,23 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
             files.push({ path: f.file, bytes: f.bytes, sha256: f.sha256 });
             if (f.externalData) files.push({ path: f.externalData.file, bytes: f.externalData.bytes, sha256: f.externalData.sha256 });
           }
-          const accuracyStep = 'measure each variant against fp32';
-          options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 0, total: 1 });
-          const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant), { model });
-          options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 1, total: 1 });
-          onnx = built.map((f) => ({ ...f, accuracy: accuracy.find((a) => a.variant === f.variant) ?? null }));
+          onnx = built.map((f) => ({ ...f, accuracy: null as unknown }));
+          // with --verify and a published fp32 graph, the figures come from verify's own runs (no second session per graph)
+          if (options.verify && onnxVariants.includes('fp32')) deferredAccuracy = { tmp, model, entries: onnx as { variant: OnnxVariant; accuracy: unknown }[] };
+          else {
+            const accuracyStep = 'measure each variant against fp32';
+            options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 0, total: 1 });
+            const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant), { model });
+            options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 1, total: 1 });
+            for (const entry of onnx as { variant: OnnxVariant; accuracy: unknown }[]) entry.accuracy = accuracy.find((a) => a.variant === entry.variant) ?? null;
+          }
         }
         return { files, ...(onnx ? { onnx } : {}), ...(extras.record ? { outputs: extras.record } : {}) };
       },
       ...(options.verify
         ? {
             checkBeforePublish: async (tmp: string) => {
-              const { verify } = await import('./verify/index.js');
+              const [{ verify }, { ACCURACY_INPUT }] = await Promise.all([import('./verify/index.js'), import('./verify/variant-accuracy.js')]);
               const onProgress = options.onProgress;
               verification = await verify(tmp, {
                 ...(typeof options.verify === 'object' ? options.verify : {}),
@@ -272,12 +280,14 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
                 ...(options.dict ? { dict: options.dict } : {}),
                 ...(options.labels ? { labels: options.labels } : {}),
                 ...(options.allowGlobals ? { allowGlobals: options.allowGlobals } : {}),
+                ...(deferredAccuracy ? { onGraphRun: (variant: OnnxVariant, name: string, outputs: Record<string, GraphOutput>) => name === ACCURACY_INPUT && accuracyRuns.set(variant, outputs) } : {}),
               });
               if (!verification.passed) {
                 throw new VerificationError('E_VERIFY_FAILED', `verification of the converted folder failed, so nothing was written to ${options.out}`, {
                   report: verification,
                 });
               }
+              if (deferredAccuracy) await fillDeferredAccuracy(deferredAccuracy, accuracyRuns);
               return { passed: verification.passed, checks: verification.checks.map((c) => ({ name: c.name, passed: c.passed, summary: c.summary, ...(c.skipped !== undefined ? { skipped: c.skipped } : {}) })) };
             },
           }
@@ -301,4 +311,12 @@ function resolveConvertOutputs(model: HfModel, options: ConvertOptions, warnings
     ...(options.profile !== undefined ? { profile: options.profile } : {}),
   };
   return resolveOutputs(model, outputOptions, warnings);
+}
+
+/** The report's accuracy figures from verify's runs, or (a graph verify could not run as usual) measured afresh. */
+async function fillDeferredAccuracy(deferred: { tmp: string; model: HfModel; entries: { variant: OnnxVariant; accuracy: unknown }[] }, runs: ReadonlyMap<OnnxVariant, Record<string, GraphOutput>>): Promise<void> {
+  const { accuracyFromRuns, measureVariantAccuracy } = await import('./verify/variant-accuracy.js');
+  const variants = deferred.entries.map((e) => e.variant);
+  const accuracy = accuracyFromRuns(variants, runs) ?? (await measureVariantAccuracy(deferred.tmp, variants, { model: deferred.model }));
+  for (const entry of deferred.entries) entry.accuracy = accuracy.find((a) => a.variant === entry.variant) ?? null;
 }

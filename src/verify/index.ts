@@ -13,7 +13,7 @@ import { VERSION } from '../version.js';
 import { checkConfig } from './checks/config.js';
 import { checkFinite } from './checks/finite.js';
 import { type ExpectedSet, checkExpected, loadExpected } from './checks/expected.js';
-import { checkParity } from './checks/parity.js';
+import { type GraphRunListener, checkParity } from './checks/parity.js';
 import { checkWeights, unlistedFiles } from './checks/weights.js';
 import { openFolder } from './folder.js';
 import { type VerifyInput, audioInput, builtInInputs } from './inputs.js';
@@ -52,6 +52,8 @@ export interface VerifyOptions extends ToleranceOptions {
   allowGlobals?: readonly string[];
   /** what verify is doing: each check, the reference forward by layer, each variant's session load and runs */
   onProgress?: VerifyProgressSink;
+  /** hears the outputs of every ONNX graph run of the parity check (variant, input name, outputs) */
+  onGraphRun?: GraphRunListener;
 }
 
 /** A check that throws a typed error (e.g. the reference cannot run on inconsistent weights) fails with its message. */
@@ -105,7 +107,7 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
         ((label, rows, p) => progress({ step: `reference forward (float64; ${label}: ${rows} row${rows === 1 ? '' : 's'}): ${p.stage}`, unit: p.unit, done: p.done, total: p.total })),
     );
     const inputs: VerifyInput[] = [...builtIn, ...audio];
-    const parity = await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache, progress));
+    const parity = await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache, progress, options.onGraphRun));
     if (!parity.passed && !config.passed) parity.summary += ' (the config check failed too: the reference follows config.json, so fix that first)';
     checks.push(parity);
     checks.push(expectedSets ? await stage(progress, 'expected: compare with --expected', () => guarded('expected', () => checkExpected(dir, expectedSets, tolerances, cache))) : skippedCheck('expected', 'no expected outputs given (--expected)'));

@@ -55,9 +55,24 @@ function widen(tensor: ort.Tensor): Float64Array {
   throw new Error(`output of type ${tensor.type} is not a float tensor`);
 }
 
+/**
+ * Float graphs (fp32, fp16) are opened without MatMul weight prepacking. Prepacking copies every weight into a packed
+ * buffer: for an fp32 graph with external data that turns 3.85 GB of file-backed pages onnxruntime maps (x-large,
+ * `model.onnx_data` at 4096-aligned offsets) into 3.7 GB of anonymous memory, and it takes 4.9 s of the fp32 session's
+ * 5 s load; without it the mapped weights are used in place (anonymous memory 54 MB, load 0.4 s). On the fp16 graph it
+ * lowers the load's peak by 0.4 GB and its time from 12 s to 7 s (bench/RESULTS.md). A verify run is two or three
+ * forward passes, too few for packing to pay off; the results differ from packed ones by float32 rounding only.
+ * Quantized graphs keep it: DynamicQuantizeMatMul packs its int8 weights into a different kernel path, which is the
+ * path users get, and their sessions are small.
+ */
+export function sessionOptionsFor(variant: Variant): ort.InferenceSession.SessionOptions {
+  const float = variant === 'fp32' || variant === 'fp16';
+  return { graphOptimizationLevel: 'all', ...(float ? { extra: { session: { disable_prepacking: '1' } } } : {}) };
+}
+
 export async function openGraph(dir: string, variant: Variant): Promise<OnnxGraph> {
   const file = VARIANT_FILES[variant];
-  const session = await ort.InferenceSession.create(join(dir, file), { graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(join(dir, file), sessionOptionsFor(variant));
   const takesMask = session.inputNames.includes('attention_mask');
   const inputMeta = new Map(session.inputMetadata.map((m) => [m.name, m]));
   // the voice-conversion profiles take [batch, 1, samples] (src/outputs.ts)

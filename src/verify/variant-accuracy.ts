@@ -6,13 +6,18 @@
  * When fp32 is not among the variants, an fp32 graph is built for the measurement into a scratch folder inside `dir`
  * (the unpublished temporary output folder, so it needs no other disk) and removed afterwards: it is never
  * published. Graphs are opened one at a time, so memory peaks at one session whatever the number of variants.
+ *
+ * The input is verify's built-in `single` input (1 s, normalised as the folder's feature extractor does), so that
+ * `convert --verify` takes these figures from verify's own runs (`accuracyFromRuns`) instead of opening every graph a
+ * second time: on x-large that second pass cost 15–20 s and left onnxruntime's freed heap (≈1.9 GB after the fp16
+ * session) under the fp32 graph's mapped weights in verify.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { HfModel, OnnxVariant } from '../model.js';
 import { compareTensors } from './compare.js';
-import { speechLikeSignal } from './inputs.js';
+import { builtInInputs, speechLikeSignal } from './inputs.js';
 import { type GraphOutput, openGraph } from './onnx-runner.js';
 
 export interface VariantAccuracy {
@@ -37,10 +42,7 @@ const SAMPLES = 16000;
 async function firstOutput(dir: string, variant: OnnxVariant, input: Float32Array): Promise<[string, GraphOutput]> {
   const graph = await openGraph(dir, variant);
   try {
-    const outputs = await graph.run(input, 1, input.length, null);
-    // the first float output (a k-means graph puts its int64 units first)
-    const name = Object.keys(outputs).find((n) => !outputs[n]!.integer) ?? Object.keys(outputs)[0]!;
-    return [name, outputs[name]!];
+    return firstFloat(await graph.run(input, 1, input.length, null));
   } finally {
     await graph.release();
   }
@@ -67,15 +69,45 @@ async function fp32Output(dir: string, variants: readonly OnnxVariant[], input: 
   }
 }
 
+/** The input every figure is measured on: verify's `single` input for the model's feature extractor. */
+export function accuracyInput(model?: HfModel): Float32Array {
+  return model ? builtInInputs(model.preprocessor).find((i) => i.name === ACCURACY_INPUT)!.inputValues : speechLikeSignal(SAMPLES);
+}
+
+/** The name of verify's input the figures are measured on. */
+export const ACCURACY_INPUT = 'single';
+
+function accuracyOf(variant: OnnxVariant, output: string, actual: GraphOutput, reference: GraphOutput, against: VariantAccuracy['reference']): VariantAccuracy {
+  const c = compareTensors(output, actual.data, reference.data, reference.shape, {});
+  return { variant, output, reference: against, maxAbs: c.maxAbs, maxRel: c.maxRel, relativeL2: c.relativeL2, cosine: c.cosine };
+}
+
+/** The first float output of a run (a k-means graph puts its int64 units first). */
+function firstFloat(outputs: Record<string, GraphOutput>): [string, GraphOutput] {
+  const name = Object.keys(outputs).find((n) => !outputs[n]!.integer) ?? Object.keys(outputs)[0]!;
+  return [name, outputs[name]!];
+}
+
 /** Accuracy of every variant against fp32 (the folder's, or a scratch one when fp32 was not requested). */
 export async function measureVariantAccuracy(dir: string, variants: readonly OnnxVariant[], options: VariantAccuracyOptions = {}): Promise<VariantAccuracy[]> {
-  const input = speechLikeSignal(SAMPLES);
+  const input = accuracyInput(options.model);
   const [output, reference, against] = await fp32Output(dir, variants, input, options);
   const results: VariantAccuracy[] = [];
   for (const variant of variants) {
     const actual = variant === 'fp32' ? reference : (await firstOutput(dir, variant, input))[1];
-    const c = compareTensors(output, actual.data, reference.data, reference.shape, {});
-    results.push({ variant, output, reference: against, maxAbs: c.maxAbs, maxRel: c.maxRel, relativeL2: c.relativeL2, cosine: c.cosine });
+    results.push(accuracyOf(variant, output, actual, reference, against));
   }
   return results;
+}
+
+/**
+ * The same figures from runs already made on the accuracy input (verify's parity runs, by variant); null when the
+ * published fp32 graph or a variant's run is missing (then measureVariantAccuracy opens the graphs itself).
+ */
+export function accuracyFromRuns(variants: readonly OnnxVariant[], runs: ReadonlyMap<OnnxVariant, Record<string, GraphOutput>>): VariantAccuracy[] | null {
+  const fp32 = runs.get('fp32');
+  if (!fp32) return null;
+  const [output, reference] = firstFloat(fp32);
+  if (variants.some((v) => !runs.get(v)?.[output])) return null;
+  return variants.map((variant) => accuracyOf(variant, output, runs.get(variant)![output]!, reference, PUBLISHED_FP32));
 }

@@ -87,9 +87,16 @@ describe('progress lines', () => {
     const lines = steady(r.stderr);
     expect(lines).toContain('writing safetensors: 0.1/0.1 MB, N MB/s (done)');
     expect(lines).toContain('onnx: write onnx/model.onnx: tensor 52/52 (done)');
-    expect(lines).toContain('onnx: measure each variant against fp32 (done)');
+    // with --verify and fp32 published, the accuracy figures come from verify's runs: no separate measurement step
+    expect(lines.filter((l) => l.includes('measure each variant'))).toEqual([]);
     expect(lines).toContain('verify: reference forward (float64; single, batch: 2 rows): encoder: layer 2/2 (done)');
     expect(lines).toContain('verify: fp32: run onnx/model.onnx on batch (done)');
     expect(lines.filter((l) => /\b0\/1\b/.test(l))).toEqual([]);
+  });
+
+  it('convert without --verify reports the accuracy measurement as a stage', () => {
+    const r = cli(['convert', fixture('checkpoints/fairseq_base_dict.pt'), '--out', join(work, 'converted-plain'), '--onnx', 'fp32']);
+    expect(r.status).toBe(0);
+    expect(steady(r.stderr)).toContain('onnx: measure each variant against fp32 (done)');
   });
 });

@@ -5,11 +5,25 @@
  */
 import { compareTensors, type Tolerance } from '../compare.js';
 import type { VerifyInput } from '../inputs.js';
-import { type OnnxGraph, VARIANT_FILES, canonicalOutputName, openGraph, presentVariants } from '../onnx-runner.js';
+import { type GraphOutput, type OnnxGraph, VARIANT_FILES, canonicalOutputName, openGraph, presentVariants } from '../onnx-runner.js';
 import { type VerifyProgressSink, stage } from '../progress.js';
 import type { ReferenceCache, ReferenceRequest } from '../reference-cache.js';
 import { compareOutputsGraphRun, loadOutputsContext } from './outputs-parity.js';
 import { type CheckItem, type CheckResult, type Variant, checkResult, skippedCheck } from '../report.js';
+
+export type GraphRunListener = (variant: Variant, input: string, outputs: Record<string, GraphOutput>) => void;
+
+/** The graph, with every run's outputs also handed to `listener`. */
+function listened(graph: OnnxGraph, listener: (outputs: Record<string, GraphOutput>) => void): OnnxGraph {
+  return {
+    ...graph,
+    run: async (...args) => {
+      const outputs = await graph.run(...args);
+      listener(outputs);
+      return outputs;
+    },
+  };
+}
 
 export function mainOutputOf(architecture: string): string {
   return architecture === 'HubertModel' ? 'last_hidden_state' : 'logits';
@@ -64,6 +78,8 @@ export async function checkParity(
   tolerances: Record<Variant, Tolerance>,
   cache: ReferenceCache,
   progress?: VerifyProgressSink,
+  /** hears every graph run's outputs (convert --verify takes the report's accuracy figures from them) */
+  onRun?: GraphRunListener,
 ): Promise<CheckResult> {
   const variants = presentVariants(dir);
   if (variants.length === 0) return skippedCheck('parity', `no ONNX graphs in ${dir}/onnx/ (${Object.values(VARIANT_FILES).map((f) => f.slice('onnx/'.length)).join(', ')})`);
@@ -115,7 +131,8 @@ export async function checkParity(
       for (const input of inputs) {
         const mask = graph.takesMask ? input.attentionMask : null;
         const reference = (wantHidden: boolean) => cache.get(requestFor(graph, input, wantHidden));
-        items.push(...(await compareGraphRun(graph, input, mask, reference, tolerances[variant], `${variant} ${input.name}`, 'reference', progress)));
+        const heard = onRun ? listened(graph, (outputs) => onRun(variant, input.name, outputs)) : graph;
+        items.push(...(await compareGraphRun(heard, input, mask, reference, tolerances[variant], `${variant} ${input.name}`, 'reference', progress)));
       }
     } finally {
       await graph.release();
