@@ -2,6 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
+// The Python peers' onnxruntime bundles the same telemetry SDK as onnxruntime-node (see
+// src/verify/runtime-telemetry-off.ts): every process a benchmark starts inherits the switch.
+process.env.ORT_DISABLE_TELEMETRY = '1';
+
 /** The median (mean of the middle two for an even count). */
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 // before onnxruntime loads: no telemetry files or uploads (see src/verify/runtime-telemetry-off.ts)
 import '../dist/verify/runtime-telemetry-off.js';
+import './common.mjs';
 import * as ort from 'onnxruntime-node';
 import { readSafetensors } from '../dist/readers/disk-safetensors.js';
 import { MemoryTensor } from '../dist/tensor.js';
