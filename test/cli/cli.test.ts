@@ -55,7 +55,7 @@ describe('hubert-convert CLI', () => {
     const r = cli(['inspect', fixture('checkpoints/distilhubert.ckpt')]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Detected: distilhubert/);
-    expect(r.stdout).toMatch(/optimizers\.LinearWarmupScheduler .*inert record/);
+    expect(r.stdout).toMatch(/optimizers\.WarmupLinearSchedule .*inert record/);
   });
 
   it('refuses an unsafe pickle with exit 3, one line, and a JSON error document with --json', () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ALLOWED, type Checkpoint, LazyTensor, type PyValue, pyAttributes, pyGet, readCheckpoint } from '../../src/readers/index.js';
+import { ALLOWED, type Checkpoint, LazyTensor, PyObject, type PyValue, pyAttributes, pyGet, readCheckpoint } from '../../src/readers/index.js';
 import { toFloat64 } from '../../src/tensor.js';
 
 const ROOT = join(import.meta.dirname, '../../fixtures');
@@ -156,8 +156,9 @@ describe('Python structure survives as plain values', () => {
     const d = open('distilhubert');
     expect(pyGet(d.root, 'Args', 'upstream')).toBe('distiller');
     expect(pyGet(d.root, 'Config', 'distiller', 'encoder_layers')).toBe(2);
-    expect(d.globals.find((g) => g.name === 'optimizers.LinearWarmupScheduler')).toEqual({ name: 'optimizers.LinearWarmupScheduler', count: 1, handling: 'inert' });
-    expect(d.warnings.join('\n')).toMatch(/1 foreign object type\(s\) allow-listed as inert kept as records, never interpreted \(optimizers\.LinearWarmupScheduler\)/);
+    expect(d.globals.find((g) => g.name === 'optimizers.WarmupLinearSchedule')).toEqual({ name: 'optimizers.WarmupLinearSchedule', count: 1, handling: 'inert' });
+    expect(pyGet(d.root, 'Optimizer', 'param_groups', 0, 'schedule')).toBeInstanceOf(PyObject);
+    expect(d.warnings.join('\n')).toMatch(/1 foreign object type\(s\) allow-listed as inert kept as records, never interpreted \(optimizers\.WarmupLinearSchedule\)/);
     d.close();
     const u = open('superb_downstream');
     expect(pyGet(u.root, 'Args', 'upstream')).toBe('hubert_local');

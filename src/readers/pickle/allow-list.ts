@@ -164,9 +164,9 @@ export const ALLOW_LIST: readonly AllowEntry[] = [
 
   // ---- s3prl
   {
-    names: [...S3PRL_SCHEDULES, 'optimizers.LinearWarmupScheduler'], kind: 'class', shim: INERT_CLASS, inert: true,
+    names: [...S3PRL_SCHEDULES], kind: 'class', shim: INERT_CLASS, inert: true,
     becomes: 'an inert record (allow-listed as inert: kept, never interpreted)',
-    safe: `learning-rate schedule objects of s3prl/optimizers.py that DistilHuBERT and SUPERB checkpoints carry in their optimizer state; ${DATA_ONLY_BUILD}. optimizers.LinearWarmupScheduler is the name the fixture generator (fixtures/gen/fakes.py) gives the same kind of object`,
+    safe: `learning-rate schedule objects of s3prl/optimizers.py that DistilHuBERT and SUPERB checkpoints carry in their optimizer state (BertAdam-style param groups keep one as "schedule"); ${DATA_ONLY_BUILD}`,
   },
 ];
 
