@@ -1,6 +1,14 @@
 // Shared by the benchmark scripts: the statistics and the scratch folder each of them needs.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const HERE = dirname(fileURLToPath(import.meta.url));
+/** The build under test (`HUBERT_CONVERT_DIST` points at another) and its CLI. */
+export const DIST = resolve(process.env.HUBERT_CONVERT_DIST ?? join(HERE, '..', 'dist'));
+export const CLI = join(DIST, 'cli', 'main.js');
+/** The interpreter of the Python peers. */
+export const PYTHON = process.env.HUBERT_CONVERT_PYTHON ?? '/work/venv/bin/python';
 
 // The Python peers' onnxruntime bundles the same telemetry SDK as onnxruntime-node (see
 // src/verify/runtime-telemetry-off.ts): every process a benchmark starts inherits the switch.

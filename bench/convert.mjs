@@ -8,16 +8,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCheckpoint } from './make-checkpoint.mjs';
-import { median, scratchDir } from './common.mjs';
+import { CLI, HERE, PYTHON, median, scratchDir } from './common.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(process.env.HUBERT_CONVERT_DIST ?? join(HERE, '..', 'dist'));
-const CLI = join(DIST, 'cli', 'main.js');
-const PYTHON = process.env.HUBERT_CONVERT_PYTHON ?? '/work/venv/bin/python';
 
 const { values: opts } = parseArgs({
   options: {

@@ -2,7 +2,7 @@
 // Usage: npm run build && node bench/verify.mjs [--runs 3] [--dir /tmp] [--folder <existing folder>]
 //        [--baseline-dist <another build>] [--json results.json]
 // The folder: a base-geometry fairseq checkpoint from bench/make-checkpoint.mjs, converted with
-// `convert --onnx fp32,fp16,int8` (skipped with --folder). Each round runs every contender once, alternating which
+// `convert --onnx fp32,fp16,q8` (skipped with --folder). Each round runs every contender once, alternating which
 // goes first, each under /usr/bin/time -v; the table shows medians and the ratio ours / peer of the same rounds.
 //   ours:   node dist/cli/main.js verify <folder> --quiet --json
 //   peer:   python bench/python_verify.py <folder>   (transformers load + forward on the same input shapes,
@@ -11,16 +11,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeCheckpoint } from './make-checkpoint.mjs';
-import { median, scratchDir } from './common.mjs';
+import { CLI, HERE, PYTHON, median, scratchDir } from './common.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(process.env.HUBERT_CONVERT_DIST ?? join(HERE, '..', 'dist'));
-const CLI = join(DIST, 'cli', 'main.js');
-const PYTHON = process.env.HUBERT_CONVERT_PYTHON ?? '/work/venv/bin/python';
 
 const { values: opts } = parseArgs({
   options: {
@@ -83,9 +78,9 @@ try {
     const ckpt = join(work, 'hubert_base.pt');
     writeCheckpoint(ckpt, 'base');
     folder = join(work, 'hubert-base');
-    sh(process.execPath, [CLI, 'convert', ckpt, '--out', folder, '--onnx', 'fp32,fp16,int8', '--quiet']);
+    sh(process.execPath, [CLI, 'convert', ckpt, '--out', folder, '--onnx', 'fp32,fp16,q8', '--quiet']);
     rmSync(ckpt);
-    console.error(`converted a base checkpoint to ${folder} (fp32, fp16, int8)`);
+    console.error(`converted a base checkpoint to ${folder} (fp32, fp16, q8)`);
   }
   warm(folder);
   const contenders = {
@@ -109,7 +104,7 @@ try {
   machine.loadAtEnd = loadavg().map((x) => x.toFixed(2)).join(' ');
 
   const med = (name, key) => median(runs[name].map((r) => r[key]));
-  const lines = [`verify of a base folder (fp32, fp16, int8): medians of ${RUNS} alternating rounds; wall s (CPU s), peak RSS MB`, ''];
+  const lines = [`verify of a base folder (fp32, fp16, q8): medians of ${RUNS} alternating rounds; wall s (CPU s), peak RSS MB`, ''];
   lines.push('| contender | wall s | CPU s | RSS MB | / peer |', '|---|---|---|---|---|');
   for (const name of names) {
     lines.push(`| ${name} | ${med(name, 'wall').toFixed(2)} | ${med(name, 'cpu').toFixed(2)} | ${med(name, 'rss').toFixed(0)} | ${(med(name, 'wall') / med('peer', 'wall')).toFixed(2)}× |`);

@@ -69,7 +69,8 @@ function giveBack(buffer: Uint8Array): void {
   if (whole.byteLength <= MAX_SPARE_BYTES && (!spare || spare.byteLength < whole.byteLength)) spare = whole;
 }
 
-function contiguousStrides(shape: readonly number[]): number[] {
+/** Row-major strides, in elements, of a tensor of this shape. */
+export function contiguousStrides(shape: readonly number[]): number[] {
   const strides = new Array<number>(shape.length);
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {

@@ -4,7 +4,8 @@
  * field) and need the edited file on disk. Inert records (pickled objects of unknown classes) are written as None.
  */
 import type { DType } from '../../src/dtype.js';
-import type { TensorData } from '../../src/tensor.js';
+import { isTensor } from '../../src/mappings/state-dict.js';
+import { contiguousStrides } from '../../src/readers/lazy-tensor.js';
 import { pickle } from './pickle-builder.js';
 import { buildTorchZip } from './zip-builder.js';
 
@@ -20,20 +21,6 @@ const STORAGE_CLASS: Partial<Record<DType, string>> = {
   U8: 'ByteStorage',
   BOOL: 'BoolStorage',
 };
-
-function isTensor(v: unknown): v is TensorData {
-  return typeof v === 'object' && v !== null && 'dtype' in v && 'shape' in v && 'chunks' in v;
-}
-
-function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i]!;
-  }
-  return strides;
-}
 
 export function torchSave(root: unknown): Uint8Array {
   const b = pickle().proto(2);
