@@ -6,7 +6,7 @@
  */
 import type { SourceFolder } from '../byte-source.js';
 import { CorruptInputError, FileSystemError } from '../errors.js';
-import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
+import { decodeUtf8, isPlainObject, parseBoundedJson } from './json-bounded.js';
 import { MAX_SAFETENSORS_ENTRIES, MAX_SAFETENSORS_HEADER_BYTES, parseSafetensors, type SafetensorsFile, type SafetensorsTensor } from './safetensors.js';
 
 export const SAFETENSORS_SINGLE_FILE = 'model.safetensors';
@@ -104,10 +104,6 @@ export function openHfWeightFilesIn(folder: SourceFolder): HfWeights {
     closeAll();
     throw error;
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A bare name: no separators, not "." or "..", so an index cannot point outside its folder. */

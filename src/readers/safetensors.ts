@@ -10,7 +10,7 @@ import { BufferSource, type ByteSource } from '../byte-source.js';
 import { DTYPE_SIZE, type DType } from '../dtype.js';
 import { CorruptInputError, type ErrorCodeOf, UnsupportedModelError } from '../errors.js';
 import { DEFAULT_CHUNK_BYTES, type TensorData } from '../tensor.js';
-import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
+import { decodeUtf8, isPlainObject, parseBoundedJson } from './json-bounded.js';
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
@@ -158,10 +158,6 @@ function decodeHeader(source: ByteSource, bytes: Uint8Array): Record<string, unk
     throw corrupt(source, 'E_SAFETENSORS_HEADER_JSON', `the header is JSON but not an object (${NOT_SAFETENSORS})`);
   }
   return value;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function readMetadata(source: ByteSource, value: unknown): Record<string, string> | null {
