@@ -275,7 +275,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
               verification = await verify(tmp, {
                 ...(typeof options.verify === 'object' ? options.verify : {}),
                 ...(onProgress ? { onProgress: (e: { step: string; unit: string; done: number; total: number }) => onProgress({ phase: 'verify', ...e }) } : {}),
-                ...(isFolder ? {} : { source: input }),
+                ...(isFolder ? {} : { source: input, checksumsTakenWhileWriting: true }),
                 ...(options.upstream ? { upstream: options.upstream } : {}),
                 ...(options.dict ? { dict: options.dict } : {}),
                 ...(options.labels ? { labels: options.labels } : {}),

@@ -38,6 +38,8 @@ export { minimumSamples } from './reference/input-length.js';
 export interface VerifyOptions extends ToleranceOptions {
   /** the checkpoint the folder was converted from: turns on the weights check */
   source?: string;
+  /** set by convert --verify, which has just written the folder: its files' sizes are checked and their SHA-256 not recomputed (see WeightsOptions) */
+  checksumsTakenWhileWriting?: boolean;
   /** the upstream checkpoint of a SUPERB downstream head */
   upstream?: string;
   /** fairseq dict.ltr.txt the CTC conversion used (only needed when the checkpoint holds no dictionary) */
@@ -94,7 +96,7 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
     const checks: CheckResult[] = [];
     checks.push(
       options.source
-        ? await stage(progress, 'weights: compare every tensor with --source', () => guarded('weights', () => checkWeights(folder, { source: options.source!, ...(options.upstream ? { upstream: options.upstream } : {}), ...(dictText !== undefined ? { dictText } : {}), ...(options.labels ? { labels: options.labels } : {}), ...readOptions })))
+        ? await stage(progress, 'weights: compare every tensor with --source', () => guarded('weights', () => checkWeights(folder, { source: options.source!, ...(options.upstream ? { upstream: options.upstream } : {}), ...(dictText !== undefined ? { dictText } : {}), ...(options.labels ? { labels: options.labels } : {}), ...(options.checksumsTakenWhileWriting ? { checksumsTakenWhileWriting: true } : {}), ...readOptions })))
         : skippedCheck('weights', 'no source checkpoint given (--source)'),
     );
     const config = await guarded('config', () => checkConfig(model, rawConfig));

@@ -53,7 +53,7 @@ async function runLinear(scheme: Parameters<typeof emitLinear>[5], ct: FloatType
   const y = emitLinear(g, xt, 'layer', MemoryTensor.fromFloat32([outF, inF], w), null, scheme, ct);
   g.output('y', ct === ONNX_DTYPE.FLOAT16 ? g.node('Cast', [y], { to: ONNX_DTYPE.FLOAT }) : y, ONNX_DTYPE.FLOAT, [rows, outF]);
   const path = join(root, `linear-${scheme.kind}-${ct}-${outF}x${inF}.onnx`);
-  writeSegments(path, encodeModel(g, { irVersion: 8, producerName: 'test', producerVersion: '0' }));
+  await writeSegments(path, encodeModel(g, { irVersion: 8, producerName: 'test', producerVersion: '0' }));
   const session = await ort.InferenceSession.create(path);
   try {
     const out = await session.run({ x: new ort.Tensor('float32', x, [rows, inF]) });

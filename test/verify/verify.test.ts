@@ -117,6 +117,22 @@ describe('corruptions are caught by the right check', () => {
     expect(check(r, 'config').passed).toBe(true);
   });
 
+  it('convert --verify does not hash its own files again: sizes are checked, the tensors compared byte for byte', async () => {
+    const dir = copyFolder(good, root);
+    const name = 'encoder.layers.1.feed_forward.intermediate_dense.weight';
+    editTensors(dir, (t) => void flipBit(t, name, 5));
+    const report = JSON.parse(readFileSync(join(dir, 'conversion_report.json'), 'utf8')) as { files: unknown[] };
+    const weights = check(await verify(dir, { source: LARGE, checksumsTakenWhileWriting: true }), 'weights');
+    // the same-size edit is found by the tensor comparison, not by a second hash of the file
+    expect(failed(weights)).toEqual(['tensors: 87 of 88 folder tensors equal the source bit for bit', expect.stringMatching(new RegExp(`^${name}: 1 element\\(s\\) differ from the source`))]);
+    expect(weights.items.map((i) => i.message)).toContain(`${report.files.length} of ${report.files.length} files match their recorded size (SHA-256 taken while this run wrote them)`);
+    expect(weights.items.some((i) => i.subject === 'source checksum')).toBe(false);
+    // a size change is still a failed file line
+    writeFileSync(join(dir, 'config.json'), readFileSync(join(dir, 'config.json'), 'utf8') + ' ');
+    const grown = check(await verify(dir, { source: LARGE, checksumsTakenWhileWriting: true }), 'weights');
+    expect(failed(grown).find((m) => m.startsWith('file config.json'))).toMatch(/^file config\.json: config\.json has \d+ bytes/);
+  });
+
   it('swapped q/k projections: named by the weights check, and caught by parity without a source', async () => {
     const dir = fp32Copy();
     editTensors(dir, (t) => {

@@ -72,9 +72,9 @@ export async function buildOnnx(model: HfModel, outDir: string, options: BuildOn
     const plan = external ? planExternal(inits, basename(dataFile)) : new Map();
     const meta = { irVersion: IR_VERSION, producerName: 'hubert-convert', producerVersion: VERSION, docString: `${model.architecture} (${variant}: ${VARIANT_SPECS[variant].summary})`, ...(options.outputs ? { metadata: { [OUTPUTS_METADATA_KEY]: JSON.stringify(describeOutputs(options.outputs)) } } : {}) };
     options.onProgress?.(step, 0, total);
-    const written = writeSegments(join(outDir, file), encodeModel(graph, meta, plan));
+    const written = await writeSegments(join(outDir, file), encodeModel(graph, meta, plan));
     const info: OnnxFileInfo = { variant, file, ...written };
-    if (external) info.externalData = { file: dataFile, ...writeExternalData(join(outDir, dataFile), inits, plan) };
+    if (external) info.externalData = { file: dataFile, ...(await writeExternalData(join(outDir, dataFile), inits, plan)) };
     results.push(info);
   }
   return results;

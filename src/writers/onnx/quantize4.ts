@@ -11,6 +11,8 @@
  *   (quantiles of a standard normal, scaled to [−1, 1]); two values per byte, the first in the high nibble.
  */
 
+import { roundHalfUp } from './quantize.js';
+
 export interface NBitsMatrix {
   readonly packed: Uint8Array;
   readonly scales: Float32Array;
@@ -51,7 +53,7 @@ export function quantizeNBits4(weight: Float32Array, outFeatures: number, inFeat
       const at = (o * blocks + b) * blob;
       for (let i = start; i < end; i++) {
         const j = i - start;
-        const q = Math.max(0, Math.min(15, Math.round(weight[i]! / scale) + 8));
+        const q = Math.max(0, Math.min(15, roundHalfUp(weight[i]! / scale) + 8));
         const byte = at + (j >> 1);
         packed[byte] = j & 1 ? (packed[byte]! & 0x0f) | (q << 4) : (packed[byte]! & 0xf0) | q;
       }

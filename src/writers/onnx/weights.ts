@@ -6,9 +6,10 @@
 import { CorruptInputError } from '../../errors.js';
 import { isFloatDType } from '../../dtype.js';
 import { castTensor, DEFAULT_CHUNK_BYTES, numelOf, toFloat32, toFloat64, type TensorData } from '../../tensor.js';
-import { float32Bytes, float32ToHalfBytes } from './fp16.js';
+import { float32Bytes, float32ToHalfBits, float32ToHalfBytes } from './fp16.js';
 import type { Initializer } from './graph.js';
 import { ONNX_DTYPE, ONNX_DTYPE_SIZE, type OnnxDType } from './proto.js';
+import { transposeInto } from './transpose.js';
 
 export type FloatType = typeof ONNX_DTYPE.FLOAT | typeof ONNX_DTYPE.FLOAT16;
 
@@ -61,9 +62,12 @@ export function transposedInit(name: string, t: TensorData, type: FloatType): In
   const [outF, inF] = t.shape as [number, number];
   return computed(name, type, [inF, outF], type === ONNX_DTYPE.FLOAT16 ? 2 : 4, () => {
     const w = toFloat32(t);
-    const wt = new Float32Array(w.length);
-    for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) wt[i * outF + o] = w[o * inF + i]!;
-    return encodeFloats(wt, type);
+    // the bits move as integers (fp16 encoded first, so the transpose moves half the bytes)
+    if (type === ONNX_DTYPE.FLOAT16) {
+      const half = float32ToHalfBits(w);
+      return viewBytes(transposeInto(half, outF, inF, new Uint16Array(half.length)));
+    }
+    return viewBytes(transposeInto(new Uint32Array(w.buffer, w.byteOffset, w.length), outF, inF, new Uint32Array(w.length)));
   });
 }
 
