@@ -4,7 +4,7 @@
  * canonical names (`hidden_states_3` is read as `hidden_states.3`); float16 outputs are widened exactly.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 // first: it switches the runtime's telemetry off before the runtime loads (see the module)
 import './runtime-telemetry-off.js';
 import * as ort from 'onnxruntime-node';
@@ -207,11 +207,17 @@ export function planGraph(dir: string, variant: Variant, budget: number): { plan
 
 /**
  * The graph of `variant`: one onnxruntime session when it fits the budget (bytes), else a piecewise graph whose
- * pieces are loaded one at a time by runAll (see piecewise.ts).
+ * pieces are loaded one at a time by runAll (see piecewise.ts). `loading` wraps the whole-graph session load (a stage).
  */
-export async function openVariant(dir: string, variant: Variant, budget: number, progress?: VerifyProgressSink): Promise<OnnxGraph> {
+export async function openVariant(
+  dir: string,
+  variant: Variant,
+  budget: number,
+  progress?: VerifyProgressSink,
+  loading: (load: () => Promise<OnnxGraph>) => Promise<OnnxGraph> = (load) => load(),
+): Promise<OnnxGraph> {
   const { plan, index, source } = planGraph(dir, variant, budget);
-  if (plan.kind === 'whole' || !index || !source) return openGraph(dir, variant);
+  if (plan.kind === 'whole' || !index || !source) return loading(() => openGraph(dir, variant));
   return piecewiseGraph(dir, variant, index, source, plan.pieces, plan.cost, progress);
 }
 
@@ -226,10 +232,12 @@ function piecewiseGraph(dir: string, variant: Variant, index: OnnxModelIndex, so
   const outputNames = index.outputs.map((o) => o.name);
   // the tensors still needed after piece k: later pieces' inputs and the graph outputs
   const neededAfter = pieces.map((_, k) => new Set([...pieces.slice(k + 1).flatMap((p) => p.inputs), ...outputNames]));
-  const external = pieces.map((p) => p.initializers.some((i) => index.initializers[i]!.external));
-  const options = (k: number): ort.InferenceSession.SessionOptions => {
+  // inline initializers are referenced where they lie in the model file, not copied into the piece's bytes: the
+  // session reads them once (HuBERT-base, 100 MiB pieces: peak 224 MiB against 331 MiB copied for fp32, 212 against
+  // 265 for fp16; bench/RESULTS.md)
+  const referTo = basename(file);
+  const options = (): ort.InferenceSession.SessionOptions => {
     const base = sessionOptionsFor(variant);
-    if (!external[k]) return base;
     // pieces are loaded from memory: their external initializers are found relative to the model's folder
     return { ...base, extra: { session: { ...(base.extra?.session ?? {}), model_external_initializers_file_folder_path: join(dir, dirname(file)) } } };
   };
@@ -247,7 +255,7 @@ function piecewiseGraph(dir: string, variant: Variant, index: OnnxModelIndex, so
       if (failed.every((f) => f !== null)) break;
       let session: ort.InferenceSession;
       try {
-        session = await ort.InferenceSession.create(encodePiece(index, source, piece, k, types), options(k));
+        session = await ort.InferenceSession.create(encodePiece(index, source, piece, k, types, referTo), options());
       } catch (error) {
         throw new Error(`${where}: ${(error as Error).message}`);
       }

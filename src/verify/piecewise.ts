@@ -15,7 +15,7 @@
  */
 import type { ByteSource } from '../byte-source.js';
 import type { OnnxInitializerRecord, OnnxModelIndex } from '../readers/onnx-model.js';
-import { F, Msg } from '../writers/onnx/proto.js';
+import { F, Msg, stringEntry } from '../writers/onnx/proto.js';
 
 /** Default budget: graphs whose session would need more run in pieces (x-large's, not base's or the fixtures'). */
 export const DEFAULT_MEMORY_BUDGET_MIB = 1024;
@@ -187,6 +187,20 @@ function crossingValueInfo(name: string, type: CrossingType | null): Msg {
   return info.message(F.valueInfo.type, new Msg().message(F.type.tensorType, new Msg().int(F.tensorType.elemType, type.elemType).message(F.tensorType.shape, shape)));
 }
 
+/** Inline initializers at least this big are referenced in place (as external data of the model file itself). */
+const REFER_MIN_BYTES = 4096;
+
+/** The initializer as external data at its raw_data payload inside the model file `file` (same bytes, read by the session). */
+function referenceTo(init: OnnxInitializerRecord, file: string): Msg {
+  const m = new Msg();
+  for (const d of init.dims) m.int(F.tensor.dims, d);
+  m.int(F.tensor.dataType, init.dataType).string(F.tensor.name, init.name);
+  m.message(F.tensor.externalData, stringEntry('location', file));
+  m.message(F.tensor.externalData, stringEntry('offset', String(init.rawData!.offset)));
+  m.message(F.tensor.externalData, stringEntry('length', String(init.rawData!.length)));
+  return m.int(F.tensor.dataLocation, 1);
+}
+
 function concat(segments: readonly (Uint8Array | { length: number })[], length: number): Uint8Array {
   const out = new Uint8Array(length);
   let at = 0;
@@ -204,13 +218,14 @@ function concat(segments: readonly (Uint8Array | { length: number })[], length: 
  * against the model's folder by the session), graph inputs/outputs with their stored ValueInfo and crossing tensors
  * typed by `crossingTypes` (every piece input that is not a graph input must have one).
  */
-export function encodePiece(index: OnnxModelIndex, source: ByteSource, piece: Piece, k: number, crossingTypes: ReadonlyMap<string, CrossingType>): Uint8Array {
+export function encodePiece(index: OnnxModelIndex, source: ByteSource, piece: Piece, k: number, crossingTypes: ReadonlyMap<string, CrossingType>, referTo: string | null = null): Uint8Array {
   const graph = new Msg();
   for (let i = piece.start; i < piece.end; i++) graph.bytes(F.graph.node, index.nodes[i]!.bytes);
   graph.string(F.graph.name, `${index.graphName || 'graph'}_piece_${k + 1}`);
   for (const i of piece.initializers) {
-    const m = index.initializers[i]!.message;
-    graph.bytes(F.graph.initializer, source.read(m.offset, m.length));
+    const init = index.initializers[i]!;
+    if (referTo !== null && init.rawData && init.rawData.length >= REFER_MIN_BYTES) graph.message(F.graph.initializer, referenceTo(init, referTo));
+    else graph.bytes(F.graph.initializer, source.read(init.message.offset, init.message.length));
   }
   const graphInputs = new Map(index.inputs.map((v) => [v.name, v]));
   const graphOutputs = new Map(index.outputs.map((v) => [v.name, v]));

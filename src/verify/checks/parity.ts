@@ -133,7 +133,7 @@ export async function checkParity(
   for (const variant of variants) {
     let graph: OnnxGraph;
     try {
-      graph = await stage(progress, `${variant}: load ${VARIANT_FILES[variant]} into onnxruntime`, () => openVariant(dir, variant, memoryBudgetBytes, progress));
+      graph = await openVariant(dir, variant, memoryBudgetBytes, progress, (load) => stage(progress, `${variant}: load ${VARIANT_FILES[variant]} into onnxruntime`, load));
     } catch (error) {
       // a file that asks for data outside the folder stops verify (exit 3), as unsafe checkpoints do
       if (error instanceof HubertConvertError && error.kind === 'unsafe') throw error;
