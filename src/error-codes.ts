@@ -154,7 +154,7 @@ export const ERROR_CODES = {
   E_ONNX_ACTIVATION: { kind: 'unsupported', summary: 'The config uses an activation the ONNX exporter does not support (gelu, gelu_new, gelu_pytorch_tanh, relu, silu).' },
   E_ONNX_ARCHITECTURE: { kind: 'unsupported', summary: 'The model architecture has no ONNX export; convert without --onnx.' },
   E_ONNX_CONFIG: { kind: 'unsupported', summary: 'The config cannot be built as an ONNX graph (conv lists of different lengths, indivisible sizes).' },
-  E_ONNX_EXTERNAL_DATA: { kind: 'corrupt', summary: "An ONNX initializer's external data file is missing, not a regular file, or shorter than the bytes the graph names; copy the folder again with its *.onnx_data files." },
+  E_ONNX_EXTERNAL_DATA: { kind: 'corrupt', summary: "An ONNX graph's external data file is missing or shorter than the graph says; copy the folder again with its *.onnx_data files." },
   E_ONNX_EXTERNAL_PATH: { kind: 'unsafe', summary: 'An ONNX initializer keeps its data outside the model folder (absolute path or ..); refused: external data must be a file next to the graph.' },
   E_ONNX_LIMIT: { kind: 'corrupt', summary: 'An ONNX file exceeds a reader limit (nodes, initializers, names, message sizes); the file is damaged or hand-made.' },
   E_ONNX_MISSING_TENSOR: { kind: 'corrupt', summary: 'A tensor the ONNX graph needs is missing; the config does not match the weights.' },
