@@ -203,6 +203,19 @@ function reorderNodes(path: string): number {
   return order.filter((i, k) => i !== k).length;
 }
 
+describe('convert --verify in pieces', () => {
+  it("the report's accuracy figures, taken from verify's piecewise runs, equal a conversion without --verify (fp32, q8)", async () => {
+    const variants = ['fp32', 'q8'] as const;
+    const plain = await convert(LARGE, { out: join(root, 'cv-plain'), onnx: [...variants] });
+    const verified = await convert(LARGE, { out: join(root, 'cv-pieces'), onnx: [...variants], verify: { memoryBudgetMiB: SMALL_BUDGET } });
+    expect(verified.verification!.passed).toBe(true);
+    expect(parityOf(verified.verification!).items.every((i) => (i.details as { pieces: number }).pieces > 1)).toBe(true);
+    const accuracy = (r: typeof plain) => (r.report.onnx as { variant: string; accuracy: unknown }[]).map((o) => [o.variant, o.accuracy]);
+    expect(accuracy(verified)).toEqual(accuracy(plain));
+    expect(accuracy(verified).every(([, a]) => a !== null)).toBe(true);
+  });
+});
+
 describe('foreign files and tampering', () => {
   it('a graph stored in another topological order (fields in another order too) runs in pieces with the same outputs', async () => {
     const dir = copyFolder(inline, root);
