@@ -154,9 +154,15 @@ export const ERROR_CODES = {
   E_ONNX_ACTIVATION: { kind: 'unsupported', summary: 'The config uses an activation the ONNX exporter does not support (gelu, gelu_new, gelu_pytorch_tanh, relu, silu).' },
   E_ONNX_ARCHITECTURE: { kind: 'unsupported', summary: 'The model architecture has no ONNX export; convert without --onnx.' },
   E_ONNX_CONFIG: { kind: 'unsupported', summary: 'The config cannot be built as an ONNX graph (conv lists of different lengths, indivisible sizes).' },
+  E_ONNX_EXTERNAL_DATA: { kind: 'corrupt', summary: "An ONNX graph's external data file is missing or shorter than the graph says; copy the folder again with its *.onnx_data files." },
+  E_ONNX_EXTERNAL_PATH: { kind: 'unsafe', summary: 'An ONNX initializer keeps its data outside the model folder (absolute path or ..); refused: external data must be a file next to the graph.' },
+  E_ONNX_LIMIT: { kind: 'corrupt', summary: 'An ONNX file exceeds a reader limit (nodes, initializers, names, message sizes); the file is damaged or hand-made.' },
   E_ONNX_MISSING_TENSOR: { kind: 'corrupt', summary: 'A tensor the ONNX graph needs is missing; the config does not match the weights.' },
+  E_ONNX_PROTO: { kind: 'corrupt', summary: 'An ONNX file is not a valid ModelProto (bad field, length beyond its message, no graph); export or download it again.' },
+  E_ONNX_SPARSE: { kind: 'unsupported', summary: 'An ONNX graph holds sparse or segmented initializers, which verify does not read; verify a graph with dense initializers.' },
   E_ONNX_TENSOR_DTYPE: { kind: 'corrupt', summary: 'A tensor the ONNX graph uses as a weight is not a float tensor; the file is damaged or edited.' },
   E_ONNX_TENSOR_SHAPE: { kind: 'corrupt', summary: 'A tensor has another shape than the config implies for the ONNX graph; the config does not match the weights.' },
+  E_ONNX_TRUNCATED: { kind: 'corrupt', summary: 'An ONNX file ends inside a field it declares; the file is truncated: export or download it again.' },
   E_ONNX_VARIANT: { kind: 'usage', summary: 'An unknown ONNX variant was asked for; use the transformers.js dtype names fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4.' },
   E_ONNX_WEIGHT_NORM: { kind: 'corrupt', summary: "The positional conv's weight_g does not match its weight_v; the file is damaged." },
   E_ONNX_WRITE: { kind: 'io', summary: 'An ONNX file cannot be created (disk full, permissions); check the output location.' },
@@ -219,6 +225,7 @@ export const ERROR_CODES = {
   E_NO_OUTPUT: { kind: 'usage', summary: 'No output folder was given; pass --out <dir>.' },
   E_UPSTREAM_MISMATCH: { kind: 'usage', summary: '--upstream is not the pretrained model this checkpoint was fine-tuned from; pass that one.' },
   E_USAGE_ALLOW_GLOBAL: { kind: 'usage', summary: '--allow-global is not a dotted module.name global name.' },
+  E_USAGE_MEMORY_BUDGET: { kind: 'usage', summary: '--memory-budget (memoryBudgetMiB) is not a number of MiB ≥ 0 (0 or "whole" runs every ONNX graph whole).' },
   E_USAGE_PICKLE_LIMIT: { kind: 'usage', summary: 'A pickle limit option is not a positive integer.' },
 
   // --- internal: a bug in hubert-convert; please report it with the command (and --debug) ----------------------------

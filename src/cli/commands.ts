@@ -34,6 +34,15 @@ function onnxVariants(values: string[] | undefined): OnnxVariant[] | undefined {
   return values as OnnxVariant[];
 }
 
+/** --memory-budget: MiB (decimals allowed), or 0 / "whole" for whole-graph runs. */
+function memoryBudget(value: string | undefined): number | 'whole' | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === 'whole') return 'whole';
+  if (!/^\d{1,9}(\.\d{1,6})?$/.test(v)) throw new UsageError('E_USAGE_MEMORY_BUDGET', `--memory-budget takes a number of MiB (e.g. 1024), or 0 / "whole" to run every ONNX graph whole; "${value}" is not one`);
+  return Number(v);
+}
+
 async function convertWithProgress(input: string, options: ConvertOptions, progress: ProgressSink): Promise<ConvertResult> {
   const reporter = progressReporter(progress);
   const result = await convert(input, {
@@ -68,6 +77,7 @@ export async function runConvert(
     allowGlobal: string[];
     force?: boolean;
     verify?: boolean;
+    memoryBudget?: string;
     outputLayer?: number;
     finalProj?: boolean;
     kmeans?: string;
@@ -76,6 +86,7 @@ export async function runConvert(
   },
 ): Promise<void> {
   const variants = onnxVariants(flags.onnx);
+  const budget = memoryBudget(flags.memoryBudget);
   const result = await convertWithProgress(
     input,
     {
@@ -92,7 +103,7 @@ export async function runConvert(
       ...(flags.heads !== undefined ? { attentionHeads: flags.heads } : {}),
       ...(flags.allowGlobal.length > 0 ? { allowGlobals: flags.allowGlobal } : {}),
       force: flags.force ?? false,
-      verify: flags.verify ?? false,
+      verify: flags.verify && budget !== undefined ? { memoryBudgetMiB: budget } : (flags.verify ?? false),
       ...(flags.outputLayer !== undefined ? { outputLayer: flags.outputLayer } : {}),
       ...(flags.finalProj ? { finalProj: true } : {}),
       ...(flags.kmeans !== undefined ? { kmeans: flags.kmeans } : {}),
@@ -129,9 +140,12 @@ export async function runVerify(
     rtol?: number;
     minCosine?: number;
     allowGlobal: string[];
+    memoryBudget?: string;
   },
 ): Promise<void> {
+  const budget = memoryBudget(flags.memoryBudget);
   const options: VerifyOptions = {
+    ...(budget !== undefined ? { memoryBudgetMiB: budget } : {}),
     ...(flags.source !== undefined ? { source: flags.source } : {}),
     ...(flags.upstream !== undefined ? { upstream: flags.upstream } : {}),
     ...(flags.dict !== undefined ? { dict: flags.dict } : {}),

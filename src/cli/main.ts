@@ -67,6 +67,7 @@ program
   .option('--strict', 'accepted for compatibility; refusing every pickle global outside the allow-list is now the default')
   .option('--force', 'replace an existing output folder, if it is empty or one hubert-convert wrote')
   .option('--verify', 'verify the result before publishing it (nothing is written if a check fails)')
+  .option('--memory-budget <MiB>', 'MiB an onnxruntime session may take; with --verify, bigger graphs are verified in pieces, one loaded at a time (default 1024; 0 or "whole": every graph whole)')
   .option('--json', 'print only a JSON report on stdout')
   .option('-q, --quiet', 'no progress output')
   .addHelpText(
@@ -109,6 +110,7 @@ program
   .option('--atol <n>', 'absolute tolerance for fp32 outputs (default 1e-4)', number)
   .option('--rtol <n>', 'relative tolerance', number)
   .option('--min-cosine <n>', 'minimum cosine similarity for every variant\'s outputs', number)
+  .option('--memory-budget <MiB>', 'MiB an onnxruntime session may take; bigger graphs are verified in pieces, one loaded at a time (default 1024; 0 or "whole": every graph whole)')
   .option('--json', 'print the JSON report on stdout')
   .option('-q, --quiet', 'no progress output')
   .addHelpText('after', '\nExit codes: 0 all checks passed, 1 a check failed, others: see README.\n\nExamples:\n  $ hubert-convert verify hubert-base --source hubert_base_ls960.pt\n  $ hubert-convert verify hubert-base --json > verify.json')

@@ -8,7 +8,7 @@
  * Unusable input (no folder, no config.json, unreadable --audio/--expected) throws a typed error; everything a check
  * finds wrong is data in the report.
  */
-import { HubertConvertError } from '../errors.js';
+import { HubertConvertError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { checkConfig } from './checks/config.js';
 import { checkFinite } from './checks/finite.js';
@@ -16,6 +16,8 @@ import { type ExpectedSet, checkExpected, loadExpected } from './checks/expected
 import { type GraphRunListener, checkParity } from './checks/parity.js';
 import { checkWeights, unlistedFiles } from './checks/weights.js';
 import { openFolder } from './folder.js';
+import { budgetBytes } from './onnx-runner.js';
+import { DEFAULT_MEMORY_BUDGET_MIB } from './piecewise.js';
 import { type VerifyInput, audioInput, builtInInputs } from './inputs.js';
 import { type VerifyProgressSink, stage } from './progress.js';
 import { ReferenceCache } from './reference-cache.js';
@@ -34,6 +36,7 @@ export type { CheckItem, CheckName, CheckResult, Variant, VerifyInputInfo, Verif
 export { speechLikeSignal } from './inputs.js';
 export type { VerifyProgress, VerifyProgressSink } from './progress.js';
 export { minimumSamples } from './reference/input-length.js';
+export { DEFAULT_MEMORY_BUDGET_MIB } from './piecewise.js';
 
 export interface VerifyOptions extends ToleranceOptions {
   /** the checkpoint the folder was converted from: turns on the weights check */
@@ -56,6 +59,16 @@ export interface VerifyOptions extends ToleranceOptions {
   onProgress?: VerifyProgressSink;
   /** hears the outputs of every ONNX graph run of the parity check (variant, input name, outputs) */
   onGraphRun?: GraphRunListener;
+  /**
+   * MiB an onnxruntime session may take: a graph estimated to need more is run in pieces, one loaded at a time
+   * (src/verify/piecewise.ts). Default 1024; 0 or 'whole' runs every graph whole.
+   */
+  memoryBudgetMiB?: number | 'whole';
+}
+
+function checkMemoryBudget(value: unknown): number | 'whole' {
+  if (value === 'whole' || (typeof value === 'number' && Number.isFinite(value) && value >= 0)) return value;
+  throw new UsageError('E_USAGE_MEMORY_BUDGET', `memoryBudgetMiB is ${JSON.stringify(value)}; give a number of MiB (0 or 'whole' runs every graph whole)`);
 }
 
 /** A check that throws a typed error (e.g. the reference cannot run on inconsistent weights) fails with its message. */
@@ -78,6 +91,7 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
   const started = performance.now();
   refuseHubId(dir, 'the folder');
   if (options.labels) checkLabels(options.labels);
+  const memoryBudget = checkMemoryBudget(options.memoryBudgetMiB ?? DEFAULT_MEMORY_BUDGET_MIB);
   const readOptions = options.allowGlobals ? { allowGlobals: options.allowGlobals } : {};
   const folder = openFolder(dir, readOptions);
   try {
@@ -109,7 +123,7 @@ export async function verify(dir: string, options: VerifyOptions = {}): Promise<
         ((label, rows, p) => progress({ step: `reference forward (float64; ${label}: ${rows} row${rows === 1 ? '' : 's'}): ${p.stage}`, unit: p.unit, done: p.done, total: p.total })),
     );
     const inputs: VerifyInput[] = [...builtIn, ...audio];
-    const parity = await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache, progress, options.onGraphRun));
+    const parity = await guarded('parity', () => checkParity(dir, model.architecture, inputs, tolerances, cache, progress, options.onGraphRun, budgetBytes(memoryBudget)));
     if (!parity.passed && !config.passed) parity.summary += ' (the config check failed too: the reference follows config.json, so fix that first)';
     checks.push(parity);
     checks.push(expectedSets ? await stage(progress, 'expected: compare with --expected', () => guarded('expected', () => checkExpected(dir, expectedSets, tolerances, cache))) : skippedCheck('expected', 'no expected outputs given (--expected)'));

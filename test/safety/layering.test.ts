@@ -18,6 +18,8 @@ const FORMAT_LAYERS = [
   'readers/safetensors-index.ts',
   'readers/lazy-tensor.ts',
   'readers/json-bounded.ts',
+  'readers/onnx-model.ts',
+  'verify/piecewise.ts',
   ...readdirSync(join(SRC, 'writers')).filter((f) => /^safetensors.*\.ts$/.test(f)).map((f) => `writers/${f}`),
   'writers/onnx/proto.ts',
   'writers/onnx/graph.ts',

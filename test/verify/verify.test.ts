@@ -208,13 +208,14 @@ describe('corruptions are caught by the right check', () => {
     expect(check(r, 'config').passed).toBe(true);
   });
 
-  it('a truncated ONNX file: parity says onnxruntime cannot load it, the other variants still run', async () => {
+  it('a truncated ONNX file: parity says it cannot be read (E_ONNX_TRUNCATED), the other variants still run', async () => {
     const dir = copyFolder(good, root);
     const path = join(dir, 'onnx/model_quantized.onnx');
     writeFileSync(path, readFileSync(path).subarray(0, 1000));
     const r = await verify(dir);
     const parity = check(r, 'parity');
-    expect(failed(parity)).toEqual([expect.stringMatching(/^q8: onnxruntime cannot load onnx\/model_quantized\.onnx: .+/)]);
+    expect(failed(parity)).toEqual([expect.stringMatching(/^q8: E_ONNX_TRUNCATED: onnx\/model_quantized\.onnx cannot be read: .+ it is truncated: export or download it again$/)]);
+    expect(parity.items.find((i) => !i.passed)!.details).toEqual({ code: 'E_ONNX_TRUNCATED' });
     expect(parity.items.filter((i) => i.comparison).every((i) => i.passed && !i.subject.startsWith('q8'))).toBe(true);
   });
 
