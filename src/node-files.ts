@@ -247,11 +247,12 @@ export interface CreateOptions {
  * When files are hashed on another thread. Tests change it to run the threaded paths on small fixtures.
  *  - `minBytes`: only files at least this big (inputs: src/source-info.ts; outputs: src/hash-ring.ts); a thread
  *    costs ~30 ms to start, which small files do not repay.
- *  - `outputs`: outputs too, which pays only with a third core. On 2 cores a conversion is already two busy threads
- *    (the writer and the input's hash); a third one shortened the writer's path but cost 3-5 % more CPU, and the
- *    total, halved, was as long as the writer's path had been (bench/RESULTS.md).
+ *  - `outputs`: outputs too, with at least 2 cores. Since the NaN/Inf count rides on the write (non-finite.ts
+ *    `watchNonFinite`), the writer no longer reads every tensor twice, and its own hash was the longest path left:
+ *    on 2 cores, base converts 10 % faster with the output's hash on a thread (in-process 0.46 s against 0.51 s,
+ *    5 alternating rounds; bench/RESULTS.md). On one core a thread only adds its cost.
  */
-export const hashThreadPolicy = { minBytes: 64 << 20, outputs: availableParallelism() >= 3 };
+export const hashThreadPolicy = { minBytes: 64 << 20, outputs: availableParallelism() >= 2 };
 
 /** A directory as a SinkFolder (created, with its parents, before the first file). */
 export class NodeSinkFolder implements SinkFolder {

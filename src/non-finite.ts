@@ -103,40 +103,64 @@ function scanAligned(dtype: TensorData['dtype'], chunk: Uint8Array, from: number
   return false;
 }
 
-/** NaN and infinite values of a float tensor (integer tensors have none). */
-export function countNonFinite(t: TensorData): NonFiniteCount {
-  const size = DTYPE_SIZE[t.dtype];
-  const counts: NonFiniteCount = { nan: 0, inf: 0, total: t.byteLength / size };
-  if (!isFloatDType(t.dtype)) return counts;
-  const carry = new Uint8Array(size);
-  let carried = 0;
-  for (const chunk of t.chunks()) {
+/** Counts NaN and ±Inf in one tensor's bytes fed in order, in pieces of any size (elements split across pieces carry). */
+class NonFiniteCounter {
+  private readonly size: number;
+  private readonly float: boolean;
+  private readonly carry: Uint8Array;
+  private carried = 0;
+  counts!: NonFiniteCount;
+  /** bytes fed since the last reset */
+  fed = 0;
+
+  constructor(private readonly t: TensorData) {
+    this.size = DTYPE_SIZE[t.dtype];
+    this.float = isFloatDType(t.dtype);
+    this.carry = new Uint8Array(this.size);
+    this.reset();
+  }
+  reset(): void {
+    this.counts = { nan: 0, inf: 0, total: this.t.byteLength / this.size };
+    this.carried = 0;
+    this.fed = 0;
+  }
+  feed(chunk: Uint8Array): void {
+    this.fed += chunk.byteLength;
+    if (!this.float) return;
+    const { size, counts, carry } = this;
+    const dtype = this.t.dtype;
     let at = 0;
-    if (carried > 0) {
-      const take = Math.min(size - carried, chunk.length);
-      carry.set(chunk.subarray(0, take), carried);
-      carried += take;
+    if (this.carried > 0) {
+      const take = Math.min(size - this.carried, chunk.length);
+      carry.set(chunk.subarray(0, take), this.carried);
+      this.carried += take;
       at = take;
-      if (carried < size) continue;
-      const c = classify(t.dtype, carry, 0);
+      if (this.carried < size) return;
+      const c = classify(dtype, carry, 0);
       if (c === 1) counts.nan++;
       else if (c === 2) counts.inf++;
-      carried = 0;
+      this.carried = 0;
     }
     const end = at + Math.floor((chunk.length - at) / size) * size;
-    if (!scanAligned(t.dtype, chunk, at, end, counts)) {
+    if (!scanAligned(dtype, chunk, at, end, counts)) {
       for (let i = at; i < end; i += size) {
-        const c = classify(t.dtype, chunk, i);
+        const c = classify(dtype, chunk, i);
         if (c === 1) counts.nan++;
         else if (c === 2) counts.inf++;
       }
     }
     if (end < chunk.length) {
       carry.set(chunk.subarray(end), 0);
-      carried = chunk.length - end;
+      this.carried = chunk.length - end;
     }
   }
-  return counts;
+}
+
+/** NaN and infinite values of a float tensor (integer tensors have none). */
+export function countNonFinite(t: TensorData): NonFiniteCount {
+  const counter = new NonFiniteCounter(t);
+  for (const chunk of t.chunks()) counter.feed(chunk);
+  return counter.counts;
 }
 
 /** One tensor with non-finite values, as reports list it. */
@@ -150,7 +174,7 @@ export interface NonFiniteTensor {
   total: number;
 }
 
-/** Tensors up to this many bytes in all are scanned by default (every byte is read once more). */
+/** inspect scans tensors up to this many bytes in all by default (there every byte is read once more). */
 export const DEFAULT_SCAN_LIMIT_BYTES = 1 << 30;
 
 /** The tensors that hold NaN or Inf, in order. */
@@ -163,6 +187,80 @@ export function scanNonFinite(tensors: Iterable<[string, TensorData]>, sourceOf?
     out.push({ tensor: name, ...(source && source !== name ? { source } : {}), ...c });
   }
   return out;
+}
+
+/**
+ * Counting as the tensors are written instead of in a pass of its own (convert): each tensor of `watched` counts its
+ * values as its bytes go by — through chunks(), bytes() or the writer's readInto() pieces, in order — so no byte is
+ * read a second time for the scan (base: 0.22 s of a 0.6 s conversion) and no size limit is needed.
+ */
+export interface NonFiniteWatch {
+  /** the tensors, each wrapped to count what is read of it */
+  readonly tensors: ReadonlyMap<string, TensorData>;
+  /**
+   * After writing: the tensors holding NaN or Inf, in order. A tensor that was not read through once, in order
+   * (never written, or read in pieces out of order), is scanned here.
+   */
+  results(): NonFiniteTensor[];
+}
+
+export function watchNonFinite(tensors: Iterable<[string, TensorData]>, sourceOf?: (name: string) => string | undefined): NonFiniteWatch {
+  const entries = [...tensors].map(([name, t]) => {
+    const counter = new NonFiniteCounter(t);
+    // the next byte offset readInto() must see to keep counting; -1 once the pieces came out of order
+    let next = 0;
+    const wrapped: TensorData = {
+      dtype: t.dtype,
+      shape: t.shape,
+      byteLength: t.byteLength,
+      bytes() {
+        const all = t.bytes();
+        counter.reset();
+        counter.feed(all);
+        next = -1;
+        return all;
+      },
+      *chunks(maxBytes?: number) {
+        counter.reset();
+        next = -1;
+        for (const chunk of t.chunks(maxBytes)) {
+          counter.feed(chunk);
+          yield chunk;
+        }
+      },
+      ...(t.readInto
+        ? {
+            readInto(offset: number, into: Uint8Array): boolean {
+              if (!t.readInto!(offset, into)) return false;
+              if (offset === 0) {
+                counter.reset();
+                next = 0;
+              }
+              if (offset !== next) next = -1;
+              else {
+                counter.feed(into);
+                next += into.byteLength;
+              }
+              return true;
+            },
+          }
+        : {}),
+    };
+    return { name, t, counter, wrapped };
+  });
+  return {
+    tensors: new Map(entries.map((e) => [e.name, e.wrapped])),
+    results() {
+      const out: NonFiniteTensor[] = [];
+      for (const { name, t, counter } of entries) {
+        const c = counter.fed === t.byteLength ? counter.counts : countNonFinite(t);
+        if (c.nan + c.inf === 0) continue;
+        const source = sourceOf?.(name);
+        out.push({ tensor: name, ...(source && source !== name ? { source } : {}), ...c });
+      }
+      return out;
+    },
+  };
 }
 
 export function describeNonFinite(n: NonFiniteTensor): string {

@@ -62,8 +62,8 @@ export interface Conversion {
   tokenizer?: TokenizerFiles;
   /** Source name a missing HF tensor would have had, when the mapping can say (for validation messages). */
   sourceNameOf?: (target: string) => string | undefined;
-  /** Tensors holding NaN/Inf, set by the validate stage when it scanned the values. */
-  nonFinite?: import('../non-finite.js').NonFiniteTensor[];
+  /** Set by the validate stage: counts NaN/Inf as the writer reads the tensors (the report's `nonFinite`). */
+  valueScan?: import('../non-finite.js').NonFiniteWatch;
 }
 
 export interface ConversionOptions {

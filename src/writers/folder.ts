@@ -6,6 +6,7 @@ import type { Conversion } from '../mappings/types.js';
 import type { HfModel } from '../model.js';
 import { type TensorData, castTensor } from '../tensor.js';
 import { VERSION } from '../version.js';
+import { describeNonFinite, type NonFiniteTensor } from '../non-finite.js';
 import { withTemporaryDir } from './atomic.js';
 import { type RemovedConfigKey, withoutRemovedKeys } from './config-keys.js';
 import { writeSafetensorsAsync, writeShardedSafetensorsAsync } from './disk-safetensors.js';
@@ -50,8 +51,8 @@ export interface ConversionReport {
   warnings: string[];
   /** keys of the source's JSON files not carried into the output (remote-code pointers, local paths) */
   removedConfigKeys: RemovedConfigKey[];
-  /** Tensors with NaN/Inf values (present when the values were scanned). */
-  nonFinite?: NonNullable<Conversion['nonFinite']>;
+  /** Tensors with NaN/Inf values, counted as they were written ([] when none). */
+  nonFinite?: NonFiniteTensor[];
   /** Pickle globals outside the allow-list the user let through as inert records (`--allow-global`); [] when none. */
   allowedGlobals: string[];
   onnx?: unknown[];
@@ -184,8 +185,11 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
       const upstream = options.upstream ? await options.upstream : undefined;
       const redact = localPathRedactor([...(options.localPaths ?? []), source.file, ...(upstream ? [upstream.file] : []), outDir, tmp]);
       const named = (info: SourceFileInfo): SourceFileInfo => ({ file: basename(resolve(info.file)), bytes: info.bytes, sha256: info.sha256, ...(info.files ? { files: info.files } : {}) });
+      // every tensor has been written: its NaN/Inf counts are complete
+      const nonFinite = conversion.valueScan?.results();
+      const conversionWarnings = [...conversion.warnings, ...(nonFinite ?? []).map(describeNonFinite)];
       const warnings = [
-        ...conversion.warnings,
+        ...conversionWarnings,
         ...removedConfigKeys.map((r) => `${r.file}: removed "${r.key}" (${r.reason})`),
       ].map(redact);
       const report: ConversionReport = {
@@ -201,7 +205,7 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
         dropped: conversion.dropped,
         warnings,
         removedConfigKeys,
-        ...(conversion.nonFinite ? { nonFinite: conversion.nonFinite } : {}),
+        ...(nonFinite ? { nonFinite } : {}),
         allowedGlobals: options.allowedGlobals ?? [],
         ...(extra.onnx ? { onnx: extra.onnx } : {}),
         ...(extra.outputs ? { outputs: extra.outputs } : {}),
@@ -219,7 +223,7 @@ export async function writeHuggingFaceFolder(conversion: Conversion, outDir: str
           files: files.filter((f) => f.path !== 'README.md'),
           ...(extra.onnx ? { onnx: extra.onnx as ModelCardInput['onnx'] } : {}),
           ...(verification ? { verification } : {}),
-          warnings: conversion.warnings.map(redact),
+          warnings: conversionWarnings.map(redact),
           removedConfigKeys,
           ...(projection ? { projection: { name: projection.name, file: projectionFile(projection.name), shape: [...projection.weight.shape] } } : {}),
           ...(model.inputPadding !== undefined ? { inputPadding: model.inputPadding } : {}),

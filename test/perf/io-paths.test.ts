@@ -112,7 +112,7 @@ async function threaded<T>(body: () => Promise<T>): Promise<T> {
 const fileBytes = (dir: string) => Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.safetensors')).map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
 
 describe('hashing on other threads gives the same bytes and the same sha256 as hashing in-thread', () => {
-  afterEach(() => expect(hashThreadPolicy).toEqual({ minBytes: 64 << 20, outputs: availableParallelism() >= 3 }));
+  afterEach(() => expect(hashThreadPolicy).toEqual({ minBytes: 64 << 20, outputs: availableParallelism() >= 2 }));
 
   /** Output order (the reference writer's) against file order: true when some tensor's bytes lie before the previous one's. */
   function outOfFileOrder(input: string): boolean {
