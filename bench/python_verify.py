@@ -10,6 +10,9 @@ import os
 import sys
 import time
 
+# no onnxruntime telemetry files or uploads, also when run by hand (bench/common.mjs sets it for the benches)
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 started = time.perf_counter()
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402

@@ -15,10 +15,13 @@ Usage: /work/venv/bin/python bench/q8_peer.py <hf_dir> <input.npy> <out_dir> [--
 import os
 import sys
 
-import numpy as np
-import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
-from transformers import HubertModel
+# no onnxruntime telemetry files or uploads, also when run by hand (bench/common.mjs sets it for the benches)
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: E402
+from transformers import HubertModel  # noqa: E402
 
 hf_dir, input_path, out = sys.argv[1:4]
 os.makedirs(out, exist_ok=True)
