@@ -18,6 +18,7 @@ import { type ConversionReport, type FileRecord, type OutputDType, type Progress
 import { type InputPath, refuseOutputOverlap } from './writers/output-guard.js';
 import { parseSize } from './writers/size.js';
 import { validateConversion } from './validate.js';
+import { checkMemoryBudget, DEFAULT_MEMORY_BUDGET_MIB } from './verify/piecewise.js';
 import { type OutputOptions, type OutputSpec, resolveOutputs } from './outputs.js';
 import { readKMeansFile, writeOutputFiles } from './output-files.js';
 import type { VerifyOptions, VerifyReport } from './verify/index.js';
@@ -57,6 +58,12 @@ export interface ConvertOptions {
   profile?: string;
   /** Verify the folder before publishing it; a failed check aborts the conversion (nothing is written). */
   verify?: boolean | Omit<VerifyOptions, 'source' | 'upstream' | 'dict' | 'labels'>;
+  /**
+   * MiB an onnxruntime session may take when the conversion runs its graphs (the report's accuracy figures, --verify):
+   * bigger graphs run in pieces, one loaded at a time (src/verify/piecewise.ts). Default 1024; 0 or 'whole': whole.
+   * A `memoryBudgetMiB` inside `verify` is used when this is not given.
+   */
+  memoryBudgetMiB?: number | 'whole';
   onProgress?: (event: ProgressEvent) => void;
 }
 
@@ -194,6 +201,7 @@ export function loadSource(input: string, options: Pick<ConvertOptions, 'dict' |
  */
 export async function convert(input: string, options: ConvertOptions): Promise<ConvertResult> {
   if (!options.out) throw new UsageError('E_NO_OUTPUT', 'an output folder is required (--out <dir>)');
+  const memoryBudgetMiB = checkMemoryBudget(options.memoryBudgetMiB ?? (typeof options.verify === 'object' ? options.verify.memoryBudgetMiB : undefined) ?? DEFAULT_MEMORY_BUDGET_MIB);
   // before anything is read or written: the output may never replace, delete or write into an input
   checkInput(input, 'the input');
   if (options.upstream !== undefined) checkInput(options.upstream, '--upstream');
@@ -260,7 +268,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
           else {
             const accuracyStep = 'measure each variant against fp32';
             options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 0, total: 1 });
-            const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant), { model });
+            const accuracy = await measureVariantAccuracy(tmp, built.map((f) => f.variant), { model, memoryBudgetMiB });
             options.onProgress?.({ phase: 'onnx', step: accuracyStep, unit: '', done: 1, total: 1 });
             for (const entry of onnx as { variant: OnnxVariant; accuracy: unknown }[]) entry.accuracy = accuracy.find((a) => a.variant === entry.variant) ?? null;
           }
@@ -274,6 +282,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
               const onProgress = options.onProgress;
               verification = await verify(tmp, {
                 ...(typeof options.verify === 'object' ? options.verify : {}),
+                memoryBudgetMiB,
                 ...(onProgress ? { onProgress: (e: { step: string; unit: string; done: number; total: number }) => onProgress({ phase: 'verify', ...e }) } : {}),
                 ...(isFolder ? {} : { source: input, checksumsTakenWhileWriting: true }),
                 ...(options.upstream ? { upstream: options.upstream } : {}),
@@ -287,7 +296,7 @@ export async function convert(input: string, options: ConvertOptions): Promise<C
                   report: verification,
                 });
               }
-              if (deferredAccuracy) await fillDeferredAccuracy(deferredAccuracy, accuracyRuns);
+              if (deferredAccuracy) await fillDeferredAccuracy(deferredAccuracy, accuracyRuns, memoryBudgetMiB);
               return { passed: verification.passed, checks: verification.checks.map((c) => ({ name: c.name, passed: c.passed, summary: c.summary, ...(c.skipped !== undefined ? { skipped: c.skipped } : {}) })) };
             },
           }
@@ -314,9 +323,9 @@ function resolveConvertOutputs(model: HfModel, options: ConvertOptions, warnings
 }
 
 /** The report's accuracy figures from verify's runs, or (a graph verify could not run as usual) measured afresh. */
-async function fillDeferredAccuracy(deferred: { tmp: string; model: HfModel; entries: { variant: OnnxVariant; accuracy: unknown }[] }, runs: ReadonlyMap<OnnxVariant, Record<string, GraphOutput>>): Promise<void> {
+async function fillDeferredAccuracy(deferred: { tmp: string; model: HfModel; entries: { variant: OnnxVariant; accuracy: unknown }[] }, runs: ReadonlyMap<OnnxVariant, Record<string, GraphOutput>>, memoryBudgetMiB: number | 'whole'): Promise<void> {
   const { accuracyFromRuns, measureVariantAccuracy } = await import('./verify/variant-accuracy.js');
   const variants = deferred.entries.map((e) => e.variant);
-  const accuracy = accuracyFromRuns(variants, runs) ?? (await measureVariantAccuracy(deferred.tmp, variants, { model: deferred.model }));
+  const accuracy = accuracyFromRuns(variants, runs) ?? (await measureVariantAccuracy(deferred.tmp, variants, { model: deferred.model, memoryBudgetMiB }));
   for (const entry of deferred.entries) entry.accuracy = accuracy.find((a) => a.variant === entry.variant) ?? null;
 }

@@ -67,7 +67,7 @@ program
   .option('--strict', 'accepted for compatibility; refusing every pickle global outside the allow-list is now the default')
   .option('--force', 'replace an existing output folder, if it is empty or one hubert-convert wrote')
   .option('--verify', 'verify the result before publishing it (nothing is written if a check fails)')
-  .option('--memory-budget <MiB>', 'MiB an onnxruntime session may take; with --verify, bigger graphs are verified in pieces, one loaded at a time (default 1024; 0 or "whole": every graph whole)')
+  .option('--memory-budget <MiB>', 'MiB an onnxruntime session may take when the graphs are run (accuracy figures, --verify); bigger graphs run in pieces, one loaded at a time (default 1024; 0 or "whole": every graph whole)')
   .option('--json', 'print only a JSON report on stdout')
   .option('-q, --quiet', 'no progress output')
   .addHelpText(

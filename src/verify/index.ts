@@ -8,7 +8,7 @@
  * Unusable input (no folder, no config.json, unreadable --audio/--expected) throws a typed error; everything a check
  * finds wrong is data in the report.
  */
-import { HubertConvertError, UsageError } from '../errors.js';
+import { HubertConvertError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { checkConfig } from './checks/config.js';
 import { checkFinite } from './checks/finite.js';
@@ -17,7 +17,7 @@ import { type GraphRunListener, checkParity } from './checks/parity.js';
 import { checkWeights, unlistedFiles } from './checks/weights.js';
 import { openFolder } from './folder.js';
 import { budgetBytes } from './onnx-runner.js';
-import { DEFAULT_MEMORY_BUDGET_MIB } from './piecewise.js';
+import { DEFAULT_MEMORY_BUDGET_MIB, checkMemoryBudget } from './piecewise.js';
 import { type VerifyInput, audioInput, builtInInputs } from './inputs.js';
 import { type VerifyProgressSink, stage } from './progress.js';
 import { ReferenceCache } from './reference-cache.js';
@@ -64,11 +64,6 @@ export interface VerifyOptions extends ToleranceOptions {
    * (src/verify/piecewise.ts). Default 1024; 0 or 'whole' runs every graph whole.
    */
   memoryBudgetMiB?: number | 'whole';
-}
-
-function checkMemoryBudget(value: unknown): number | 'whole' {
-  if (value === 'whole' || (typeof value === 'number' && Number.isFinite(value) && value >= 0)) return value;
-  throw new UsageError('E_USAGE_MEMORY_BUDGET', `memoryBudgetMiB is ${JSON.stringify(value)}; give a number of MiB (0 or 'whole' runs every graph whole)`);
 }
 
 /** A check that throws a typed error (e.g. the reference cannot run on inconsistent weights) fails with its message. */

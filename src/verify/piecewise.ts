@@ -14,11 +14,18 @@
  * No node:* here: the runner (onnx-runner.ts) supplies the bytes through a ByteSource.
  */
 import type { ByteSource } from '../byte-source.js';
+import { UsageError } from '../errors.js';
 import type { OnnxInitializerRecord, OnnxModelIndex } from '../readers/onnx-model.js';
 import { F, Msg, stringEntry } from '../writers/onnx/proto.js';
 
 /** Default budget: graphs whose session would need more run in pieces (x-large's, not base's or the fixtures'). */
 export const DEFAULT_MEMORY_BUDGET_MIB = 1024;
+
+/** A `memoryBudgetMiB` option (MiB; 0 or 'whole': every graph whole), or a usage error. */
+export function checkMemoryBudget(value: unknown): number | 'whole' {
+  if (value === 'whole' || (typeof value === 'number' && Number.isFinite(value) && value >= 0)) return value;
+  throw new UsageError('E_USAGE_MEMORY_BUDGET', `memoryBudgetMiB is ${JSON.stringify(value)}; give a number of MiB (0 or 'whole' runs every graph whole)`);
+}
 
 const MIB = 1 << 20;
 const DTYPE_FLOAT16 = 10;

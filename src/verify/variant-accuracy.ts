@@ -5,7 +5,8 @@
  *
  * When fp32 is not among the variants, an fp32 graph is built for the measurement into a scratch folder inside `dir`
  * (the unpublished temporary output folder, so it needs no other disk) and removed afterwards: it is never
- * published. Graphs are opened one at a time, so memory peaks at one session whatever the number of variants.
+ * published. Graphs are opened one at a time, big ones in pieces (`memoryBudgetMiB`), so memory peaks at one session
+ * or piece whatever the number of variants.
  *
  * The input is verify's built-in `single` input (1 s, normalised as the folder's feature extractor does), so that
  * `convert --verify` takes these figures from verify's own runs (`accuracyFromRuns`) instead of opening every graph a
@@ -18,7 +19,8 @@ import { UsageError } from '../errors.js';
 import type { HfModel, OnnxVariant } from '../model.js';
 import { compareTensors } from './compare.js';
 import { builtInInputs, speechLikeSignal } from './inputs.js';
-import { type GraphOutput, openGraph } from './onnx-runner.js';
+import { budgetBytes, type GraphOutput, openVariant } from './onnx-runner.js';
+import { DEFAULT_MEMORY_BUDGET_MIB } from './piecewise.js';
 
 export interface VariantAccuracy {
   variant: OnnxVariant;
@@ -39,8 +41,9 @@ export const SCRATCH_FP32 = 'fp32 graph built for this measurement (not publishe
 
 const SAMPLES = 16000;
 
-async function firstOutput(dir: string, variant: OnnxVariant, input: Float32Array): Promise<[string, GraphOutput]> {
-  const graph = await openGraph(dir, variant);
+async function firstOutput(dir: string, variant: OnnxVariant, input: Float32Array, options: VariantAccuracyOptions): Promise<[string, GraphOutput]> {
+  // big graphs in pieces, as verify runs them: a plain conversion of x-large must not hold a whole fp16 session
+  const graph = await openVariant(dir, variant, budgetBytes(options.memoryBudgetMiB ?? DEFAULT_MEMORY_BUDGET_MIB));
   try {
     return firstFloat(await graph.run(input, 1, input.length, null));
   } finally {
@@ -51,11 +54,13 @@ async function firstOutput(dir: string, variant: OnnxVariant, input: Float32Arra
 export interface VariantAccuracyOptions {
   /** the model the graphs were built from: needed when fp32 is not among `variants` (its graph is built to compare with) */
   model?: HfModel;
+  /** MiB a session may take; bigger graphs run in pieces (src/verify/piecewise.ts). Default 1024; 0 or 'whole': whole */
+  memoryBudgetMiB?: number | 'whole';
 }
 
 /** The fp32 graph's output on `input`: the folder's own, or one built for the purpose and deleted again. */
 async function fp32Output(dir: string, variants: readonly OnnxVariant[], input: Float32Array, options: VariantAccuracyOptions): Promise<[string, GraphOutput, VariantAccuracy['reference']]> {
-  if (variants.includes('fp32')) return [...(await firstOutput(dir, 'fp32', input)), PUBLISHED_FP32];
+  if (variants.includes('fp32')) return [...(await firstOutput(dir, 'fp32', input, options)), PUBLISHED_FP32];
   if (!options.model) {
     throw new UsageError('E_ACCURACY_REFERENCE', 'measuring ONNX variant accuracy without the fp32 variant needs the model to build an fp32 graph from (pass options.model)');
   }
@@ -63,7 +68,7 @@ async function fp32Output(dir: string, variants: readonly OnnxVariant[], input: 
   try {
     const { buildOnnx } = await import('../writers/onnx/index.js');
     await buildOnnx(options.model, scratch, { variants: ['fp32'] }); // only the first output is compared
-    return [...(await firstOutput(scratch, 'fp32', input)), SCRATCH_FP32];
+    return [...(await firstOutput(scratch, 'fp32', input, options)), SCRATCH_FP32];
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -94,7 +99,7 @@ export async function measureVariantAccuracy(dir: string, variants: readonly Onn
   const [output, reference, against] = await fp32Output(dir, variants, input, options);
   const results: VariantAccuracy[] = [];
   for (const variant of variants) {
-    const actual = variant === 'fp32' ? reference : (await firstOutput(dir, variant, input))[1];
+    const actual = variant === 'fp32' ? reference : (await firstOutput(dir, variant, input, options))[1];
     results.push(accuracyOf(variant, output, actual, reference, against));
   }
   return results;

@@ -3,7 +3,7 @@
  * session, whatever the number of variants), float graphs opened without weight prepacking (their external weights
  * stay mapped), quantized graphs with it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -19,7 +19,7 @@ const root = mkdtempSync(join(tmpdir(), 'verify-sessions-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
-interface SessionLog { opened: string[]; options: Record<string, ort.InferenceSession.SessionOptions | undefined>; maxOpen: number; open: number; released: number }
+interface SessionLog { opened: Array<string | Uint8Array>; options: Record<string, ort.InferenceSession.SessionOptions | undefined>; maxOpen: number; open: number; released: number }
 
 /** Wraps InferenceSession.create so that every session's creation, options and release are recorded. */
 function watchSessions(): SessionLog {
@@ -83,6 +83,28 @@ describe('onnxruntime sessions in convert --verify', () => {
     const [entry] = report.onnx as { accuracy: { reference: string; cosine: number } }[];
     expect(entry!.accuracy.reference).toBe('fp32 graph built for this measurement (not published)');
     expect(entry!.accuracy.cosine).toBeGreaterThan(0.99);
+  });
+
+  it('a plain conversion measures its accuracy figures in pieces under a small budget: one session at a time, figures as whole', async () => {
+    const variants = ['fp32', 'fp16', 'q8'] as const;
+    const whole = await convert(CTC, { out: join(root, 'acc-whole'), dict: DICT, onnx: [...variants], memoryBudgetMiB: 'whole' });
+    const log = watchSessions();
+    const pieces = await convert(CTC, { out: join(root, 'acc-pieces'), dict: DICT, onnx: [...variants], memoryBudgetMiB: 0.04 });
+    // every graph in pieces: more sessions than graphs, never two at once, all released
+    expect(log.opened.length).toBeGreaterThan(variants.length);
+    expect(log.opened.every((f) => typeof f !== 'string')).toBe(true); // pieces are loaded from memory
+    expect([log.maxOpen, log.open, log.released]).toEqual([1, 0, log.opened.length]);
+    const cosine = (r: typeof whole) => Object.fromEntries((r.report.onnx as { variant: string; accuracy: { cosine: number } }[]).map((o) => [o.variant, o.accuracy.cosine]));
+    const [w, p] = [cosine(whole), cosine(pieces)];
+    expect(p['fp32']).toBe(1);
+    expect(Math.abs(p['fp16']! - w['fp16']!)).toBeLessThan(1e-5);
+    expect(Math.abs(p['q8']! - w['q8']!)).toBeLessThan(1e-3);
+  });
+
+  it('refuses a bad memory budget before writing anything', async () => {
+    const out = join(root, 'bad-budget');
+    await expect(convert(CTC, { out, dict: DICT, onnx: ['fp32'], memoryBudgetMiB: -1 })).rejects.toMatchObject({ code: 'E_USAGE_MEMORY_BUDGET', exitCode: 2 });
+    expect(existsSync(out)).toBe(false);
   });
 
   it('sessionOptionsFor: prepacking off for fp32 and fp16 only', () => {
