@@ -209,18 +209,22 @@ export function watchNonFinite(tensors: Iterable<[string, TensorData]>, sourceOf
     const counter = new NonFiniteCounter(t);
     // the next byte offset readInto() must see to keep counting; -1 once the pieces came out of order
     let next = 0;
+    // once every byte has been counted the counts are final: later reads (the ONNX builder's) pass straight through
+    const counted = () => counter.fed === t.byteLength;
     const wrapped: TensorData = {
       dtype: t.dtype,
       shape: t.shape,
       byteLength: t.byteLength,
       bytes() {
         const all = t.bytes();
-        counter.reset();
-        counter.feed(all);
-        next = -1;
+        if (!counted()) {
+          counter.reset();
+          counter.feed(all);
+        }
         return all;
       },
       *chunks(maxBytes?: number) {
+        if (counted()) return yield* t.chunks(maxBytes);
         counter.reset();
         next = -1;
         for (const chunk of t.chunks(maxBytes)) {
@@ -232,6 +236,7 @@ export function watchNonFinite(tensors: Iterable<[string, TensorData]>, sourceOf
         ? {
             readInto(offset: number, into: Uint8Array): boolean {
               if (!t.readInto!(offset, into)) return false;
+              if (counted()) return true;
               if (offset === 0) {
                 counter.reset();
                 next = 0;
