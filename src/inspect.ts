@@ -1,16 +1,72 @@
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { HubertConvertError } from './errors.js';
 import { detectSource, toHuggingFace } from './mappings/index.js';
 import type { HubertConfig } from './model.js';
 import { type GlobalUse, type PlainJson, type ReadOptions, readCheckpoint, toPlainJson } from './readers/index.js';
 import { DEFAULT_SCAN_LIMIT_BYTES, countNonFinite } from './non-finite.js';
-import { checkConvertedTensors, viewRepeats } from './readers/lazy-tensor.js';
+import { LazyTensor, checkConvertedTensors, viewRepeats } from './readers/lazy-tensor.js';
+import { readHfFolder } from './readers/hf-folder.js';
+import { isDirectory } from './node-files.js';
+import type { TensorData } from './tensor.js';
 import { type FileOffers, offersOf, quantizerOffers } from './inspect-offers.js';
 import { looksLikeJoblibKMeans, readKMeansFile } from './output-files.js';
 import type { ConversionOptions } from './mappings/types.js';
 
 /** Checkpoints up to this size get their values scanned for NaN/Inf by default (reading every byte). */
 export { DEFAULT_SCAN_LIMIT_BYTES };
+
+/** Warnings for the tensors holding NaN/Inf (views that repeat elements are named, never read element by element). */
+function nonFiniteWarnings(tensors: Iterable<{ path: string; tensor: TensorData }>): string[] {
+  const warnings: string[] = [];
+  for (const { path: p, tensor } of tensors) {
+    if (tensor instanceof LazyTensor && viewRepeats(tensor.shape, tensor.strides)) {
+      warnings.push(`${p} is a broadcast or overlapping view (${tensor.numel} elements over fewer bytes); its values were not scanned`);
+      continue;
+    }
+    const { nan, inf, total } = countNonFinite(tensor);
+    if (nan + inf > 0) warnings.push(`${p} has ${nan} NaN and ${inf} infinite value(s) of ${total}`);
+  }
+  return warnings;
+}
+
+/**
+ * A Hugging Face HuBERT folder (what convert writes, or any from_pretrained folder): its config as stored and as
+ * transformers reads it, the tensors by their stored names (the projection head's too), what it offers, and NaN/Inf.
+ */
+function inspectHfFolder(dir: string, options: ReadOptions & { scan?: boolean }): InspectReport {
+  const folder = readHfFolder(dir, options);
+  try {
+    const { model } = folder;
+    const entries = [...model.tensors].map(([name, tensor]) => ({ path: folder.storedNames.get(name) ?? name, tensor }));
+    const p = model.projection;
+    if (p) entries.push({ path: `${p.name}.weight`, tensor: p.weight }, { path: `${p.name}.bias`, tensor: p.bias });
+    const tensors = entries.map(({ path, tensor }) => ({ path, dtype: tensor.dtype, shape: [...tensor.shape], bytes: tensor.byteLength }));
+    const totalTensorBytes = tensors.reduce((sum, t) => sum + t.bytes, 0);
+    const bytes = folder.weightFiles.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    const valuesScanned = options.scan ?? totalTensorBytes <= DEFAULT_SCAN_LIMIT_BYTES;
+    return {
+      schema: 'hubert-convert/inspect',
+      version: 1,
+      file: dir,
+      bytes,
+      format: 'hf-folder',
+      kind: 'hf-folder',
+      evidence: `config.json (model_type "hubert", ${model.architecture}) with ${folder.weightFiles.join(', ')}`,
+      sourceConfig: toPlainJson(new Map(Object.entries(folder.rawConfig)) as never),
+      hfConfig: model.config,
+      tensors,
+      totalTensorBytes,
+      globals: folder.globals,
+      allowedGlobals: folder.allowedGlobals,
+      valuesScanned,
+      warnings: [...folder.warnings, ...(valuesScanned ? nonFiniteWarnings(entries) : [])],
+      offers: offersOf(model, true),
+    };
+  } finally {
+    folder.close();
+  }
+}
 
 /** `hubert-convert inspect --json`: schema documented in the README. */
 export interface InspectReport {
@@ -53,6 +109,7 @@ function sourceConfigOf(root: unknown): PlainJson | null {
  * (`scan` forces either way).
  */
 export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: boolean } & Pick<ConversionOptions, 'attentionHeads'> = {}): InspectReport {
+  if (isDirectory(path)) return inspectHfFolder(path, options);
   // a joblib k-means dump is not a plain pickle (raw array bytes follow its wrappers): read it as a quantizer
   if (looksLikeJoblibKMeans(path)) {
     const q = readKMeansFile(path, options.allowGlobals);
@@ -119,18 +176,8 @@ export function inspectCheckpoint(path: string, options: ReadOptions & { scan?: 
     const totalTensorBytes = tensors.reduce((sum, t) => sum + t.bytes, 0);
     const bytes = statSync(path).size;
     const valuesScanned = options.scan ?? bytes <= DEFAULT_SCAN_LIMIT_BYTES;
-    if (valuesScanned) {
-      // the tensors a conversion keeps (all of them when it would not convert); dropped ones are never read
-      for (const { path: p, tensor } of checkpoint.tensors) {
-        if (kept && !kept.has(p)) continue;
-        if (viewRepeats(tensor.shape, tensor.strides)) {
-          warnings.push(`${p} is a broadcast or overlapping view (${tensor.numel} elements over fewer bytes); its values were not scanned`);
-          continue;
-        }
-        const { nan, inf, total } = countNonFinite(tensor);
-        if (nan + inf > 0) warnings.push(`${p} has ${nan} NaN and ${inf} infinite value(s) of ${total}`);
-      }
-    }
+    // the tensors a conversion keeps (all of them when it would not convert); dropped ones are never read
+    if (valuesScanned) warnings.push(...nonFiniteWarnings(checkpoint.tensors.filter(({ path: p }) => !kept || kept.has(p))));
     return {
       schema: 'hubert-convert/inspect',
       version: 1,

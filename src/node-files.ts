@@ -48,7 +48,8 @@ function openRegular(path: string, options: OpenOptions): { fd: number; size: nu
     const stats = fstatSync(fd);
     if (!stats.isFile()) {
       if (stats.isDirectory()) {
-        throw new FileSystemError('E_IS_DIRECTORY', `${path} is a directory; pass a ${what} file`, { file: path });
+        const noun = what.endsWith('file') ? what : `${what} file`;
+        throw new FileSystemError('E_IS_DIRECTORY', `${path} is a directory; pass ${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`, { file: path });
       }
       throw new FileSystemError('E_NOT_REGULAR_FILE', `${path} is ${kindOf(stats)}, not a regular file; hubert-convert reads ${what}s only from regular files (symlinks to regular files are fine)`, {
         file: path,

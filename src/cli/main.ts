@@ -85,8 +85,8 @@ Examples:
 
 program
   .command('inspect')
-  .description('summarise a checkpoint: format, detected kind, config, tensors, pickle globals, warnings')
-  .argument('<file>', 'checkpoint or pickle file')
+  .description('summarise a checkpoint or a Hugging Face folder: format, detected kind, config, tensors, pickle globals, warnings')
+  .argument('<file>', 'checkpoint or pickle file, or a Hugging Face model folder')
   .option('--json', 'print a JSON report on stdout')
   .option('--allow-global <module.name>', 'keep this pickle global outside the allow-list as an inert record (after checking the file); repeatable', collect, [])
   .option('--strict', 'accepted for compatibility; refusing every pickle global outside the allow-list is now the default')

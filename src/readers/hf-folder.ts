@@ -4,7 +4,7 @@ import { HUBERT_BASE_PREFIX, HUBERT_FAMILY, hubertPreprocessor, legacyWeightNorm
 import type { HfArchitecture, HfModel, HubertConfig, PreprocessorConfig } from '../model.js';
 import { NodeFolder, isDirectory, pathExists, readInputBytes } from '../node-files.js';
 import type { TensorData } from '../tensor.js';
-import { type ReadOptions, readCheckpoint } from './index.js';
+import { type GlobalUse, type ReadOptions, readCheckpoint } from './index.js';
 import { decodeUtf8, parseBoundedJson } from './json-bounded.js';
 import { type HfWeights, type SafetensorsIndex, openHfWeightFilesIn, readSafetensorsIndexIn } from './safetensors-index.js';
 import { type SafetensorsTensor, parseSafetensors } from './safetensors.js';
@@ -44,6 +44,9 @@ export interface HfFolder {
   /** Folder tensor name → the name it was stored under (differs for parametrization aliases). */
   storedNames: Map<string, string>;
   warnings: string[];
+  /** The pickle globals of a pytorch_model.bin and the `--allow-global` names it was read with ([] for safetensors). */
+  globals: GlobalUse[];
+  allowedGlobals: string[];
   close(): void;
 }
 
@@ -94,6 +97,8 @@ export function readHfFolder(dir: string, readOptions: ReadOptions = {}): HfFold
   let stored: Map<string, TensorData>;
   let weightFiles: string[];
   let close: () => void;
+  let globals: GlobalUse[] = [];
+  let allowedGlobals: string[] = [];
   const bin = join(dir, 'pytorch_model.bin');
   if (pathExists(join(dir, 'model.safetensors')) || pathExists(join(dir, 'model.safetensors.index.json')) || !pathExists(bin)) {
     const weights = openHfWeightFiles(dir);
@@ -104,6 +109,8 @@ export function readHfFolder(dir: string, readOptions: ReadOptions = {}): HfFold
     const checkpoint = readCheckpoint(bin, readOptions); // a pickle like any checkpoint: the same allow-list
     stored = new Map(checkpoint.tensors.map((t) => [t.path, t.tensor]));
     weightFiles = ['pytorch_model.bin'];
+    globals = checkpoint.globals;
+    allowedGlobals = checkpoint.allowedGlobals;
     close = () => checkpoint.close();
   }
 
@@ -151,7 +158,7 @@ export function readHfFolder(dir: string, readOptions: ReadOptions = {}): HfFold
     preprocessor = derived;
   }
   const model: HfModel = { architecture, config, preprocessor, tensors, ...(projection ? { projection } : {}), ...family.fields };
-  return { dir, rawConfig, model, weightFiles, storedNames, warnings, close };
+  return { dir, rawConfig, model, weightFiles, storedNames, warnings, globals, allowedGlobals, close };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,45 @@ describe('hubert-convert CLI', () => {
     expect(report.globals.map((g: { name: string }) => g.name)).toContain('fairseq.data.dictionary.Dictionary');
     expect(report.hfConfig.num_hidden_layers).toBe(2);
     expect(report.sourceConfig.encoder_layers).toBe(2);
+  });
+
+  it('inspect of a Hugging Face folder: its config, tensors by stored name, projection head, offers; .bin globals', () => {
+    const out = join(work, 'inspect-folder');
+    expect(cli(['convert', fixture('checkpoints/fairseq_base_dict.pt'), '--out', out, '--quiet']).status).toBe(0);
+    const r = cli(['inspect', out, '--json']);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ schema: 'hubert-convert/inspect', version: 1, format: 'hf-folder', kind: 'hf-folder', valuesScanned: true, globals: [], warnings: [] });
+    expect(report.evidence).toBe('config.json (model_type "hubert", HubertModel) with model.safetensors, final_proj.safetensors');
+    const stored = [...readSafetensors(join(out, 'model.safetensors')).tensors.keys()];
+    expect(report.tensors.map((t: { path: string }) => t.path).sort()).toEqual([...stored, 'final_proj.weight', 'final_proj.bias'].sort());
+    expect(report.totalTensorBytes).toBe(report.tensors.reduce((a: number, t: { bytes: number }) => a + t.bytes, 0));
+    expect(report.sourceConfig).toEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')));
+    expect(report.hfConfig.num_hidden_layers).toBe(2);
+    expect(report.offers).toMatchObject({ layers: 2, projection: { name: 'final_proj' } });
+    // the older pytorch_model.bin layout is a pickle: its globals are listed like a checkpoint's
+    const bin = JSON.parse(cli(['inspect', fixture('hf-bin/fairseq_base_dict'), '--json']).stdout);
+    expect(bin.evidence).toContain('pytorch_model.bin');
+    expect(bin.globals.map((g: { name: string }) => g.name)).toContain('torch._utils._rebuild_tensor_v2');
+    // NaN/Inf in a folder's weights are named
+    const poisoned = join(work, 'inspect-nan');
+    expect(cli(['convert', fixture('checkpoints/fairseq_base_dict.pt'), '--out', poisoned, '--quiet']).status).toBe(0);
+    const tensors = readSafetensors(join(poisoned, 'model.safetensors')).tensors;
+    const edited = [...tensors].map(([name, t]) => {
+      if (name !== 'encoder.layers.0.attention.q_proj.bias') return [name, MemoryTensor.fromFloat32([...t.shape], new Float32Array(t.bytes().slice().buffer))] as const;
+      const v = new Float32Array(t.bytes().slice().buffer);
+      v[3] = NaN;
+      return [name, MemoryTensor.fromFloat32([...t.shape], v)] as const;
+    });
+    writeSafetensors(join(poisoned, 'model.safetensors'), edited);
+    const scanned = JSON.parse(cli(['inspect', poisoned, '--json']).stdout);
+    expect(scanned.warnings).toEqual(['encoder.layers.0.attention.q_proj.bias has 1 NaN and 0 infinite value(s) of 32']);
+    // a folder that is not a model folder: one line, exit 6
+    const empty = join(work, 'inspect-empty');
+    mkdirSync(empty);
+    const none = cli(['inspect', empty]);
+    expect(none.status).toBe(EXIT_CODES.io);
+    expectOneLineError(none.stderr, 'E_NO_CONFIG_JSON');
   });
 
   it('inspect prints a human summary', () => {
