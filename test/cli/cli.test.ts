@@ -73,11 +73,10 @@ describe('hubert-convert CLI', () => {
     const poisoned = join(work, 'inspect-nan');
     expect(cli(['convert', fixture('checkpoints/fairseq_base_dict.pt'), '--out', poisoned, '--quiet']).status).toBe(0);
     const tensors = readSafetensors(join(poisoned, 'model.safetensors')).tensors;
-    const edited = [...tensors].map(([name, t]) => {
-      if (name !== 'encoder.layers.0.attention.q_proj.bias') return [name, MemoryTensor.fromFloat32([...t.shape], new Float32Array(t.bytes().slice().buffer))] as const;
+    const edited = [...tensors].map(([name, t]): [string, MemoryTensor] => {
       const v = new Float32Array(t.bytes().slice().buffer);
-      v[3] = NaN;
-      return [name, MemoryTensor.fromFloat32([...t.shape], v)] as const;
+      if (name === 'encoder.layers.0.attention.q_proj.bias') v[3] = NaN;
+      return [name, MemoryTensor.fromFloat32([...t.shape], v)];
     });
     writeSafetensors(join(poisoned, 'model.safetensors'), edited);
     const scanned = JSON.parse(cli(['inspect', poisoned, '--json']).stdout);
