@@ -190,7 +190,7 @@ export function scanNonFinite(tensors: Iterable<[string, TensorData]>, sourceOf?
 }
 
 /**
- * Counting as the tensors are written instead of in a pass of its own (convert): each tensor of `watched` counts its
+ * Counting as the tensors are written instead of in a pass of its own (convert): each watched tensor counts its
  * values as its bytes go by — through chunks(), bytes() or the writer's readInto() pieces, in order — so no byte is
  * read a second time for the scan (base: 0.22 s of a 0.6 s conversion) and no size limit is needed.
  */

@@ -6,6 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type RingHash, startRingHash } from '../../hash-ring.js';
+import { hashThreadPolicy } from '../../node-files.js';
 import { FileSystemError, HubertConvertError } from '../../errors.js';
 import type { ExternalPlacement, Initializer } from './graph.js';
 import type { Segment } from './proto.js';
@@ -17,12 +18,6 @@ export const EXTERNAL_MIN_BYTES = 1024;
 export const PROTOBUF_LIMIT = 2 ** 31 - (64 << 20);
 
 export interface WrittenFile { bytes: number; sha256: string }
-
-/**
- * Files of at least this many bytes are hashed on another thread (src/hash-ring.ts): building a graph keeps the
- * writing thread busy computing initializers, so even on 2 cores the hash runs beside it (x-large: 5 s of the build).
- */
-export const HASH_THREAD_MIN_BYTES = 64 << 20;
 
 /** A buffered, hashing file writer (Node refuses single writes over 2 GiB; we write ≤ 4 MiB at a time). */
 class HashingWriter {
@@ -39,7 +34,9 @@ class HashingWriter {
     } catch (e) {
       throw new FileSystemError('E_ONNX_WRITE', `cannot create ${path}: ${(e as Error).message}`, { path });
     }
-    this.ring = expectedBytes >= HASH_THREAD_MIN_BYTES ? startRingHash(basename(path)) : null;
+    // big files are hashed on another thread (src/hash-ring.ts), by the policy outputs follow: building a graph keeps
+    // this thread busy computing initializers, so the hash runs beside it (x-large: 5 s of the build)
+    this.ring = hashThreadPolicy.outputs && expectedBytes >= hashThreadPolicy.minBytes ? startRingHash(basename(path)) : null;
     this.hash = this.ring ? { update: (bytes) => this.ring!.push(bytes) } : createHash('sha256');
   }
   private flush(): void {
