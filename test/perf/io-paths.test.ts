@@ -157,6 +157,17 @@ describe('hashing on other threads gives the same bytes and the same sha256 as h
     expect(ours.report.files.find((f) => f.path === 'model.safetensors')!.sha256).toBe(fileSha256(join(work, 'original', 'model.safetensors')));
   });
 
+  test('ONNX graphs (inline and external data) hashed on the thread: the same files and the sha256 of their bytes', async () => {
+    const input = fixture('checkpoints/fairseq_large_dictconfig.pt');
+    const options = { onnx: ['fp32', 'fp16', 'q8'] as ('fp32' | 'fp16' | 'q8')[], externalData: true };
+    const plain = await convert(input, { out: join(work, 'onnx-plain'), ...options });
+    const ours = await threaded(() => convert(input, { out: join(work, 'onnx-threaded'), ...options }));
+    const onnxFiles = (r: typeof plain) => r.report.files.filter((f) => f.path.startsWith('onnx/'));
+    expect(onnxFiles(ours).map((f) => f.path).sort()).toEqual(['onnx/model.onnx', 'onnx/model.onnx_data', 'onnx/model_fp16.onnx', 'onnx/model_fp16.onnx_data', 'onnx/model_quantized.onnx', 'onnx/model_quantized.onnx_data']);
+    expect(onnxFiles(ours)).toEqual(onnxFiles(plain));
+    for (const f of onnxFiles(ours)) expect(f.sha256).toBe(fileSha256(join(work, 'onnx-threaded', f.path)));
+  });
+
   test('a downstream head and its upstream, written as shards', async () => {
     const input = fixture('checkpoints/superb_downstream.ckpt');
     const upstream = fixture('checkpoints/s3prl_hubert.pt');
